@@ -44,9 +44,9 @@ def _add_phantoms(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_phantoms(args: argparse.Namespace) -> int:
+    domain = _parse_json_object(args.domain_json, "--domain-json")
     from dmr.datasets.phantom import generate_dataset
 
-    domain = _parse_json_object(args.domain_json, "--domain-json")
     generate_dataset(
         args.format,
         args.output,

@@ -1,0 +1,35 @@
+"""The conda environment used by `--use-conda` pins exactly what pyproject.toml pins."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject_pins() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return set(project["dependencies"])
+
+
+def _conda_pins() -> set[str]:
+    env = yaml.safe_load((ROOT / "envs" / "dmr.yaml").read_text())
+    pip_sections = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+    assert len(pip_sections) == 1, "envs/dmr.yaml must have exactly one pip section"
+    return {p for p in pip_sections[0] if not p.startswith("-e")}
+
+
+def test_every_dependency_is_pinned_exactly() -> None:
+    unpinned = [d for d in _pyproject_pins() if "==" not in d]
+    assert not unpinned, f"pyproject.toml dependencies without an exact pin: {unpinned}"
+
+
+def test_conda_environment_matches_pyproject() -> None:
+    assert _conda_pins() == _pyproject_pins()
+
+
+def test_torch_is_the_cpu_wheel_pin() -> None:
+    assert "torch==2.13.0" in _pyproject_pins()

@@ -1,0 +1,138 @@
+"""The Snakemake workflow: lint, dry runs, config validation, and a tiny end-to-end run of
+config/test.yaml (phantoms -> checks -> preprocessing -> training -> metrics -> tables)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+
+pytestmark = pytest.mark.workflow
+
+
+def _snakemake(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SNAKEMAKE, "--directory", str(cwd), *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def test_lint_is_clean(tmp_path: Path) -> None:
+    run = _snakemake("--lint", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "good condition" in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("configfile", ["config.yaml", "paper.yaml", "test.yaml"])
+def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
+    run = _snakemake("-n", "--configfile", str(ROOT / "config" / configfile), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for rule in ("check_data", "preprocess", "train", "predict_cv", "metrics", "table2a"):
+        assert rule in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"unknown_key": 1},
+            "Additional properties are not allowed ('unknown_key' was unexpected)",
+        ),
+        ({"training": {"epochs": 0}}, "0 is less than the minimum of 1"),
+        ({"models": ["resnet-base"]}, "'resnet-base' does not match"),
+        (
+            {"datasets": {"acdc": {"format": "acdc", "source": "path"}}},
+            "'path' is a required property",
+        ),
+    ],
+)
+def test_schema_rejects_bad_config(change: dict, message: str, tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    config.update(change)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    run = _snakemake("-n", "--configfile", str(bad), cwd=tmp_path)
+    assert run.returncode != 0
+    assert message in run.stdout + run.stderr
+
+
+def test_snakefiles_are_formatted() -> None:
+    files = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
+    run = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_python_is_lint_and_format_clean() -> None:
+    for args in (["check"], ["format", "--check"]):
+        run = subprocess.run(
+            [sys.executable, "-m", "ruff", *args, "src", "tests", "benchmarks"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.fixture(scope="module")
+def test_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the whole DAG of config/test.yaml once in a scratch folder."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    run = _snakemake(
+        "--cores", "2", "--configfile", str(ROOT / "config" / "test.yaml"), cwd=workdir
+    )
+    if run.returncode != 0:
+        logs = "\n".join(
+            f"--- {p}\n{p.read_text()[-3000:]}"
+            for p in sorted(workdir.glob("results/logs/**/*.log"))
+        )
+        pytest.fail(f"snakemake failed:\n{run.stderr[-5000:]}\n{logs}")
+    return workdir
+
+
+def test_end_to_end_writes_every_table_and_figure(test_run: Path) -> None:
+    results = test_run / "results"
+    for name in ("table1", "table2a"):
+        for ext in ("csv", "md", "tex"):
+            assert (results / "tables" / f"{name}.{ext}").stat().st_size > 0
+    for dataset in ("acdc", "lvsc"):
+        assert (results / "figures" / f"phantoms_{dataset}.png").stat().st_size > 10_000
+        assert json.loads((results / dataset / "data_check.json").read_text())["ok"] is True
+
+
+def test_end_to_end_metrics_are_in_range(test_run: Path) -> None:
+    metrics = pd.read_csv(test_run / "results" / "acdc" / "metrics" / "unet-dmr.csv")
+    required = {"dataset", "model", "arch", "variant", "fold", "case", "phase", "structure"}
+    assert required | {"dice", "jaccard", "msd_mm", "hd_mm"} <= set(metrics.columns)
+    assert set(metrics["structure"]) == {"rv", "myo", "lv"}
+    assert set(metrics["phase"]) == {"ED", "ES"}
+    assert metrics["dice"].between(0, 1).all()
+    assert (metrics["jaccard"] <= metrics["dice"] + 1e-12).all()
+    assert (metrics["hd_mm"].dropna() >= metrics["msd_mm"].dropna().min()).all()
+    # Every training case is predicted exactly once per phase and structure (each in one test fold).
+    folds = pd.read_csv(test_run / "results" / "acdc" / "folds.csv")
+    tested = folds[folds["split"] == "test"]
+    assert sorted(metrics["case"].unique()) == sorted(tested["case"].unique())
+    assert len(metrics) == len(tested) * 2 * 3
+
+
+def test_end_to_end_table2a_has_paper_rows(test_run: Path) -> None:
+    text = (test_run / "results" / "tables" / "table2a.md").read_text()
+    for row in ("Dice (%)", "Jaccard (%)", "MSD (mm)", "HD (mm)"):
+        assert row in text
+
+
+def test_rerun_has_nothing_to_do(test_run: Path) -> None:
+    run = _snakemake("-n", "--configfile", str(ROOT / "config" / "test.yaml"), cwd=test_run)
+    assert run.returncode == 0
+    assert "Nothing to be done" in run.stdout + run.stderr

@@ -1,0 +1,61 @@
+# Data stage: generate phantoms (embedded default) -> check the raw folder -> overview figure.
+
+
+rule phantoms:
+    output:
+        root=directory("resources/{dataset}"),
+    log:
+        "results/logs/{dataset}/phantoms.log",
+    benchmark:
+        "results/benchmarks/{dataset}/phantoms.tsv"
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        fmt=dataset_format,
+        cases=lambda w: dataset_cfg(w)["phantom"]["cases"],
+        testing=lambda w: dataset_cfg(w)["phantom"]["testing_cases"],
+        seed=lambda w: dataset_cfg(w)["phantom"]["seed"],
+        domain=lambda w: json.dumps(dataset_cfg(w)["phantom"]["domain"]),
+    shell:
+        "dmr phantoms --format {params.fmt} --cases {params.cases} "
+        "--testing-cases {params.testing} --seed {params.seed} "
+        "--domain-json '{params.domain}' -o {output.root} > {log} 2>&1"
+
+
+rule check_data:
+    input:
+        raw_inputs,
+    output:
+        report="results/{dataset}/data_check.json",
+    log:
+        "results/logs/{dataset}/check_data.log",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        fmt=dataset_format,
+        raw=raw_path,
+    shell:
+        "dmr check-data --format {params.fmt} {params.raw} -o {output.report} > {log} 2>&1"
+
+
+rule figure_dataset:
+    input:
+        raw_inputs,
+        check=rules.check_data.output.report,
+    output:
+        report(
+            "results/figures/{kind}_{dataset}.png",
+            caption="../report/dataset_figure.rst",
+            category="Data",
+        ),
+    log:
+        "results/logs/{dataset}/figure_{kind}.log",
+    wildcard_constraints:
+        kind="phantoms|data",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        fmt=dataset_format,
+        raw=raw_path,
+    shell:
+        "dmr figure-phantoms --format {params.fmt} {params.raw} -o {output} > {log} 2>&1"

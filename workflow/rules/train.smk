@@ -1,0 +1,49 @@
+# Training stage: one job per dataset x model x fold. Resume checkpoints live outside the declared
+# outputs (results/{dataset}/ckpt/...), so an interrupted job restarts from its last epoch.
+
+
+rule train:
+    input:
+        meta=rules.preprocess.output.meta,
+        images=rules.preprocess.output.images,
+        aug=rules.augment.output.slices,
+        folds=rules.folds.output.folds,
+    output:
+        model="results/{dataset}/models/{model}/fold{fold}/model.pt",
+        checkpoint="results/{dataset}/models/{model}/fold{fold}/checkpoint.pt",
+        history="results/{dataset}/models/{model}/fold{fold}/history.csv",
+    log:
+        "results/logs/{dataset}/train/{model}_fold{fold}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/train/{model}_fold{fold}.tsv"
+    conda:
+        "../../envs/dmr.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        gpu=1 if wants_cuda() else 0,
+        mem_mb=4096,
+    params:
+        pre=subpath(input.meta, parent=True),
+        aug=subpath(input.aug, parent=True),
+        outdir=subpath(output.model, parent=True),
+        ckpt="results/{dataset}/ckpt/{model}/fold{fold}",
+        arch=lambda w: w.model.partition("-")[0],
+        loss=lambda w: train_cfg(w)["loss"],
+        weighting=lambda w: train_cfg(w)["weighting"],
+        threshold=lambda w: train_cfg(w)["threshold"],
+        width=lambda w: train_cfg(w)["width"],
+        epochs=lambda w: train_cfg(w)["epochs"],
+        batch=lambda w: train_cfg(w)["batch_size"],
+        lr=lambda w: train_cfg(w)["lr"],
+        decay=lambda w: train_cfg(w)["lr_decay"],
+        seed=lambda w: train_cfg(w)["seed"],
+        device=lambda w: train_cfg(w)["device"],
+        amp=lambda w: "--amp" if train_cfg(w)["amp"] else "--no-amp",
+    shell:
+        "dmr train --preprocessed {params.pre} --augmented {params.aug} "
+        "--folds {input.folds} --fold {wildcards.fold} --arch {params.arch} "
+        "--model-name {wildcards.model} --loss {params.loss} --weighting {params.weighting} "
+        "--threshold {params.threshold} --width {params.width} --epochs {params.epochs} "
+        "--batch-size {params.batch} --lr {params.lr} --lr-decay {params.decay} "
+        "--seed {params.seed} --device {params.device} --threads {threads} {params.amp} "
+        "--ckpt-dir {params.ckpt} -o {params.outdir} > {log} 2>&1"
