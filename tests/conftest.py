@@ -1,0 +1,59 @@
+"""Shared fixtures: tiny phantom datasets in the real ACDC and LVSC on-disk layouts.
+
+Each dataset is generated once per test session (a fraction of a second) and must be treated as
+read-only; a test that changes files uses the ``acdc_copy`` / ``lvsc_copy`` fixtures (a fresh copy
+in the test's own ``tmp_path``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dmr.datasets.phantom import generate_dataset
+
+#: Scanner domain of the test phantoms: a coarse grid (~150 mm field of view, 3-4 slices,
+#: 4-5 frames) that still holds a whole heart, so labels, ED/ES and geometry are meaningful.
+TINY_DOMAIN: dict[str, list[float]] = {
+    "spacing_mm": [3.6, 4.0],
+    "matrix_x": [40, 40],
+    "matrix_y": [40, 40],
+    "n_slices": [3, 4],
+    "n_frames": [4, 5],
+}
+
+
+@pytest.fixture
+def tiny_domain() -> dict[str, list[float]]:
+    """The phantom domain of the fixtures, for tests that generate a variant of them."""
+    return dict(TINY_DOMAIN)
+
+
+@pytest.fixture(scope="session")
+def acdc_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ACDC layout: ``training/patient001..002`` (labelled) and ``testing/patient003`` (no gt)."""
+    root = tmp_path_factory.mktemp("acdc_phantom") / "acdc"
+    generate_dataset("acdc", root, n_cases=2, n_testing=1, seed=0, domain=TINY_DOMAIN)
+    return root
+
+
+@pytest.fixture(scope="session")
+def lvsc_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """LVSC layout: ``DET0000101..102`` (masks for all frames), ``validation/DET0000103`` (none)."""
+    root = tmp_path_factory.mktemp("lvsc_phantom") / "lvsc"
+    generate_dataset("lvsc", root, n_cases=2, n_testing=1, seed=0, domain=TINY_DOMAIN)
+    return root
+
+
+@pytest.fixture
+def acdc_copy(acdc_root: Path, tmp_path: Path) -> Path:
+    """A private, modifiable copy of ``acdc_root``."""
+    return Path(shutil.copytree(acdc_root, tmp_path / "acdc"))
+
+
+@pytest.fixture
+def lvsc_copy(lvsc_root: Path, tmp_path: Path) -> Path:
+    """A private, modifiable copy of ``lvsc_root``."""
+    return Path(shutil.copytree(lvsc_root, tmp_path / "lvsc"))
