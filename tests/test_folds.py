@@ -1,0 +1,74 @@
+"""Case-level K-fold splits: partition, coverage, stratification, determinism, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dmr.folds import make_folds
+
+
+def _cases(n_per_group: int = 20, groups: tuple[str, ...] = ("NOR", "MINF", "DCM", "HCM", "RV")):
+    rows = [
+        {"case": f"patient{g}{i:03d}", "group": group}
+        for g, group in enumerate(groups)
+        for i in range(n_per_group)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_every_case_tested_once_and_splits_disjoint() -> None:
+    cases = _cases()
+    folds = make_folds(cases, k=5, val_fraction=0.1, seed=0, stratify=True)
+    assert list(folds.columns) == ["fold", "case", "group", "split"]
+    assert len(folds) == 5 * len(cases)
+    # One row per fold x case: a case's splits within a fold are exclusive by construction.
+    assert not folds.duplicated(["fold", "case"]).any()
+    tested = folds[folds.split == "test"]
+    assert sorted(tested.case) == sorted(cases.case)  # each case in exactly one test fold
+    for _, fold in folds.groupby("fold"):
+        counts = fold.split.value_counts()
+        assert counts["test"] == 20 and counts["val"] == 10 and counts["train"] == 70
+
+
+def test_stratified_groups_are_spread_over_test_and_validation_folds() -> None:
+    folds = make_folds(_cases(), k=5, val_fraction=0.1, seed=3, stratify=True)
+    test_counts = folds[folds.split == "test"].groupby(["fold", "group"]).size()
+    assert (test_counts == 4).all() and len(test_counts) == 25
+    val_counts = folds[folds.split == "val"].groupby(["fold", "group"]).size()
+    assert (val_counts == 2).all() and len(val_counts) == 25
+
+
+def test_unstratified_split_ignores_groups_and_empty_groups_disable_stratification() -> None:
+    cases = _cases(n_per_group=10, groups=("a", "b"))
+    cases.loc[0, "group"] = np.nan  # unknown group -> random split
+    folds = make_folds(cases, k=4, val_fraction=0.2, seed=1, stratify=True)
+    assert sorted(folds[folds.split == "test"].case) == sorted(cases.case)
+    assert (folds.groupby("fold").split.apply(lambda s: (s == "val").sum()) == 4).all()
+    no_group = make_folds(cases[["case"]], k=4, val_fraction=0.2, seed=1, stratify=True)
+    assert (no_group.group == "").all()
+
+
+def test_deterministic_by_seed() -> None:
+    cases = _cases(n_per_group=6)
+    first = make_folds(cases, k=3, val_fraction=0.2, seed=7, stratify=True)
+    again = make_folds(cases, k=3, val_fraction=0.2, seed=7, stratify=True)
+    other = make_folds(cases, k=3, val_fraction=0.2, seed=8, stratify=True)
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.split.equals(other.split)
+
+
+def test_errors_name_the_values() -> None:
+    cases = _cases(n_per_group=3, groups=("a",))
+    with pytest.raises(ValueError, match="k=1"):
+        make_folds(cases, k=1, val_fraction=0.1, seed=0, stratify=False)
+    with pytest.raises(ValueError, match="k=4"):
+        make_folds(cases, k=4, val_fraction=0.1, seed=0, stratify=False)
+    with pytest.raises(ValueError, match="val_fraction"):
+        make_folds(_cases(), k=5, val_fraction=0.8, seed=0, stratify=False)
+    with pytest.raises(ValueError, match="val_fraction"):
+        make_folds(_cases(), k=5, val_fraction=0.0, seed=0, stratify=False)
+    duplicated = pd.concat([cases, cases.iloc[:1]])
+    with pytest.raises(ValueError, match="patient0000"):
+        make_folds(duplicated, k=2, val_fraction=0.1, seed=0, stratify=False)
