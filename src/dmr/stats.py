@@ -1,0 +1,134 @@
+"""Statistics of the paper: Wilcoxon signed-rank tests, bootstrap CIs, correlation and agreement.
+
+Missing values (NaN, e.g. a surface distance undefined because one mask is empty) are never
+dropped silently: paired functions drop incomplete pairs and report how many they dropped;
+:func:`bootstrap_ci` refuses NaN so the caller decides and reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+#: The paper's significance levels (Tables II, IV): * p < 0.05, ** p < 0.005.
+PAPER_LEVELS: tuple[float, float] = (0.05, 0.005)
+
+
+@dataclass(frozen=True)
+class WilcoxonResult:
+    """Two-sided paired Wilcoxon signed-rank test of ``x`` vs ``y``.
+
+    ``n`` pairs were used; ``n_dropped`` pairs had a NaN in ``x`` or ``y``. ``p_value`` is NaN
+    when no pair remains, and 1.0 when every difference is zero (no evidence of a difference).
+    """
+
+    p_value: float
+    statistic: float
+    n: int
+    n_dropped: int
+
+
+def _paired(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np.ndarray, int]:
+    x_arr = np.asarray(x, dtype=np.float64).reshape(-1)
+    y_arr = np.asarray(y, dtype=np.float64).reshape(-1)
+    if x_arr.shape != y_arr.shape:
+        raise ValueError(f"paired samples differ in length: {x_arr.size} and {y_arr.size}")
+    keep = np.isfinite(x_arr) & np.isfinite(y_arr)
+    return x_arr[keep], y_arr[keep], int((~keep).sum())
+
+
+def wilcoxon_signed_rank(x: Sequence[float], y: Sequence[float]) -> WilcoxonResult:
+    """Two-sided Wilcoxon signed-rank test of paired samples (``scipy.stats.wilcoxon``).
+
+    Pairs with a NaN (or infinite) member are dropped and counted in ``n_dropped``; zero
+    differences follow scipy's default (``zero_method="wilcox"``: discarded).
+    """
+    x_used, y_used, dropped = _paired(x, y)
+    n = int(x_used.size)
+    if n == 0:
+        return WilcoxonResult(p_value=float("nan"), statistic=float("nan"), n=0, n_dropped=dropped)
+    if np.all(x_used == y_used):
+        return WilcoxonResult(p_value=1.0, statistic=0.0, n=n, n_dropped=dropped)
+    result = stats.wilcoxon(x_used, y_used, alternative="two-sided")
+    return WilcoxonResult(
+        p_value=float(result.pvalue), statistic=float(result.statistic), n=n, n_dropped=dropped
+    )
+
+
+def significance_marker(p: float, levels: tuple[float, float] = PAPER_LEVELS) -> str:
+    """``"**"`` when p < levels[1], ``"*"`` when p < levels[0], else ``""`` (also for NaN)."""
+    weak, strong = levels
+    if not 0 < strong < weak < 1:
+        raise ValueError(f"levels must satisfy 0 < strong < weak < 1; got {levels}")
+    if p is None or not np.isfinite(p):
+        return ""
+    if p < strong:
+        return "**"
+    if p < weak:
+        return "*"
+    return ""
+
+
+def bootstrap_ci(
+    values: Sequence[float],
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean (``scipy.stats.bootstrap``).
+
+    The percentile method (as in the paper's seaborn-style Fig. 4-7 error bars) stays defined
+    when all values are equal. Raises ValueError on NaN values (drop and report them first) or
+    fewer than two values; the same ``seed`` gives the same interval.
+    """
+    data = np.asarray(values, dtype=np.float64).reshape(-1)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence}")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be positive; got {n_resamples}")
+    n_nan = int(np.isnan(data).sum())
+    if n_nan:
+        raise ValueError(f"{n_nan} of {data.size} values are NaN; drop and report them first")
+    if data.size < 2:
+        raise ValueError(f"a bootstrap interval needs at least 2 values; got {data.size}")
+    result = stats.bootstrap(
+        (data,),
+        np.mean,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def agreement(reference: Sequence[float], prediction: Sequence[float]) -> dict[str, float | int]:
+    """Correlation, bias and limits of agreement of a clinical index (paper II.G.3-4).
+
+    Differences are ``prediction - reference`` (positive bias = automatic overestimates).
+    Returns ``n`` (pairs used), ``n_dropped`` (pairs with NaN), ``pearson_r``, ``pearson_p``,
+    ``bias`` (mean difference), ``loa_half_width`` (1.96 x sample SD of the differences, the
+    paper's "LOA" in brackets), ``loa_low`` and ``loa_high`` (bias -/+ half width).
+    """
+    ref, pred, dropped = _paired(reference, prediction)
+    n = int(ref.size)
+    nan = float("nan")
+    out: dict[str, float | int] = {"n": n, "n_dropped": dropped}
+    if n >= 2 and np.ptp(ref) > 0 and np.ptp(pred) > 0:
+        result = stats.pearsonr(ref, pred)
+        out["pearson_r"], out["pearson_p"] = float(result.statistic), float(result.pvalue)
+    else:  # correlation is undefined for fewer than two pairs or a constant sample
+        out["pearson_r"], out["pearson_p"] = nan, nan
+    differences = pred - ref
+    bias = float(differences.mean()) if n else nan
+    half_width = 1.96 * float(differences.std(ddof=1)) if n >= 2 else nan
+    out.update(
+        bias=bias,
+        loa_half_width=half_width,
+        loa_low=bias - half_width,
+        loa_high=bias + half_width,
+    )
+    return out
