@@ -1,0 +1,227 @@
+"""Training and validation slices of one fold, read lazily from the preprocessed folders.
+
+The arrays written by ``dmr preprocess`` / ``dmr augment`` (docs/formats.md) are opened with
+``mmap_mode="r"``: only the rows of the current batch are read, so memory stays bounded for the
+full LVSC. Distance maps are stored untruncated; truncation at the training's own T happens here
+with ``max(D, -T)``, which is exactly paper Eq. 2 (a slice without the class, stored as
+``-inf``, becomes ``-T`` everywhere).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from dmr.errors import DatasetError
+
+ARRAY_FILES: tuple[str, ...] = ("images.npy", "labels.npy", "distmaps.npy")
+
+
+@dataclass(frozen=True)
+class SliceSource:
+    """The memory-mapped arrays and slice table of one preprocessed (or augmented) folder."""
+
+    folder: Path
+    images: np.ndarray  # float32 (N, S, S)
+    labels: np.ndarray  # uint8 (N, S, S), class indices
+    distmaps: np.ndarray  # float16 (N, C-1, S, S), untruncated
+    slices: pd.DataFrame
+
+
+def open_slice_source(folder: str | Path) -> SliceSource:
+    """Memory-map one folder's arrays and read its ``slices.csv``, checking they agree."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: slice folder not found")
+    missing = [n for n in (*ARRAY_FILES, "slices.csv") if not (folder / n).is_file()]
+    if missing:
+        raise DatasetError(f"{folder}: missing {', '.join(missing)}")
+    try:
+        images, labels, distmaps = (np.load(folder / n, mmap_mode="r") for n in ARRAY_FILES)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{folder}: cannot read the slice arrays ({exc})") from exc
+    slices = pd.read_csv(folder / "slices.csv", dtype={"case": str})
+    n = len(slices)
+    if images.ndim != 3 or labels.shape != images.shape:
+        raise DatasetError(
+            f"{folder}: images.npy {images.shape} and labels.npy {labels.shape} must both be "
+            "(N, S, S)"
+        )
+    if distmaps.ndim != 4 or distmaps.shape[0] != n or distmaps.shape[2:] != images.shape[1:]:
+        raise DatasetError(f"{folder}: distmaps.npy {distmaps.shape} does not match the images")
+    if images.shape[0] != n:
+        raise DatasetError(
+            f"{folder}: slices.csv has {n} rows but images.npy has {images.shape[0]} slices"
+        )
+    return SliceSource(folder, images, labels, distmaps, slices)
+
+
+def read_meta(preprocessed: str | Path) -> dict[str, Any]:
+    """The preprocessed folder's ``meta.json`` (num_classes, structures, label_values, ...)."""
+    path = Path(preprocessed) / "meta.json"
+    if not path.is_file():
+        raise DatasetError(f"{path}: meta.json not found (run `dmr preprocess` first)")
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    missing = [
+        k
+        for k in ("spacing", "size", "clip_percentile", "structures", "label_values", "num_classes")
+        if k not in meta
+    ]
+    if missing:
+        raise DatasetError(f"{path}: missing key(s) {missing}")
+    return meta
+
+
+class SliceDataset(Dataset):
+    """Slices from one or more sources; items are ``(image (1,S,S), label (S,S), dist (C-1,S,S))``.
+
+    ``read_batch`` reads several items at once with sorted row indices per source (sequential
+    reads of the memory map) and returns them in the requested order.
+    """
+
+    def __init__(self, parts: list[tuple[SliceSource, np.ndarray]], threshold: float) -> None:
+        if not threshold > 0:
+            raise ValueError(f"distance threshold must be > 0, got {threshold}")
+        self.threshold = float(threshold)
+        self.sources = [source for source, _ in parts]
+        self._source_of = np.concatenate(
+            [np.full(len(rows), i, dtype=np.int64) for i, (_, rows) in enumerate(parts)]
+        )
+        self._row_of = np.concatenate([np.asarray(rows, dtype=np.int64) for _, rows in parts])
+
+    def __len__(self) -> int:
+        return len(self._row_of)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        images, labels, dists = self.read_batch(np.array([index]))
+        return images[0], labels[0], dists[0]
+
+    def read_batch(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Images float32 (B,1,S,S), labels int64 (B,S,S), truncated distances float32 (B,C-1,S,S).
+
+        Rows are read in sorted order per source (sequential memory-map access).
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        first = self.sources[0]
+        size = first.images.shape[1:]
+        images = np.empty((len(indices), 1, *size), dtype=np.float32)
+        labels = np.empty((len(indices), *size), dtype=np.int64)
+        dists = np.empty((len(indices), first.distmaps.shape[1], *size), dtype=np.float32)
+        for s, source in enumerate(self.sources):
+            where = np.flatnonzero(self._source_of[indices] == s)
+            if len(where) == 0:
+                continue
+            rows = self._row_of[indices[where]]
+            order = np.argsort(rows, kind="stable")
+            sorted_rows, sorted_where = rows[order], where[order]
+            images[sorted_where, 0] = source.images[sorted_rows]
+            labels[sorted_where] = source.labels[sorted_rows]
+            # Paper Eq. 2 from the untruncated map: -inf (class absent) becomes -T.
+            dists[sorted_where] = np.maximum(
+                source.distmaps[sorted_rows].astype(np.float32), -self.threshold
+            )
+        return torch.from_numpy(images), torch.from_numpy(labels), torch.from_numpy(dists)
+
+
+def batch_order(n_items: int, batch_size: int, *, shuffle: bool, seed: int, epoch: int) -> list:
+    """Index batches of one epoch; the shuffle depends only on ``(seed, epoch)`` (exact resume)."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    if shuffle:
+        generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))
+        order = torch.randperm(n_items, generator=generator).numpy()
+    else:
+        order = np.arange(n_items)
+    return [order[i : i + batch_size] for i in range(0, n_items, batch_size)]
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A seed for epoch ``epoch`` of a run seeded with ``seed`` (distinct across epochs/seeds)."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def iterate_batches(
+    dataset: SliceDataset, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Yield ``dataset.read_batch`` for each batch of :func:`batch_order`."""
+    for indices in batch_order(len(dataset), batch_size, shuffle=shuffle, seed=seed, epoch=epoch):
+        yield dataset.read_batch(indices)
+
+
+def read_fold(folds_csv: str | Path, fold: int) -> tuple[list[str], list[str], list[str]]:
+    """Train, val and test case ids of ``fold`` from ``folds.csv``."""
+    folds_csv = Path(folds_csv)
+    if not folds_csv.is_file():
+        raise DatasetError(f"{folds_csv}: folds file not found")
+    folds = pd.read_csv(folds_csv, dtype={"case": str, "split": str})
+    missing = {"fold", "case", "split"} - set(folds.columns)
+    if missing:
+        raise DatasetError(f"{folds_csv}: missing column(s) {sorted(missing)}")
+    if fold not in set(folds["fold"]):
+        raise DatasetError(
+            f"{folds_csv}: fold {fold} not found (folds present: {sorted(set(folds['fold']))})"
+        )
+    rows = folds[folds["fold"] == fold]
+    return tuple(rows.loc[rows["split"] == s, "case"].tolist() for s in ("train", "val", "test"))
+
+
+def _rows_of_cases(source: SliceSource, cases: list[str]) -> np.ndarray:
+    return np.flatnonzero(source.slices["case"].isin(cases).to_numpy())
+
+
+def build_datasets(
+    preprocessed: str | Path,
+    augmented: str | Path | None,
+    folds_csv: str | Path,
+    fold: int,
+    threshold: float,
+) -> tuple[SliceDataset, SliceDataset, dict[str, Any]]:
+    """Training set (original + augmented slices of the fold's train cases) and validation set.
+
+    The validation set holds ALL original slices of the val cases, including those without any
+    foreground (apical/basal), where the regularizer is meant to help.
+
+    Returns:
+        ``(train_ds, val_ds, meta)`` with ``meta`` the preprocessed folder's ``meta.json``.
+    """
+    meta = read_meta(preprocessed)
+    original = open_slice_source(preprocessed)
+    train_cases, val_cases, test_cases = read_fold(folds_csv, fold)
+    known = set(original.slices["case"])
+    absent = sorted(set(train_cases + val_cases + test_cases) - known)
+    if absent:
+        raise DatasetError(
+            f"{folds_csv}: case(s) {absent[:10]} of fold {fold} have no slices in "
+            f"{Path(preprocessed) / 'slices.csv'}"
+        )
+    n_fg = original.distmaps.shape[1]
+    if n_fg != int(meta["num_classes"]) - 1:
+        raise DatasetError(
+            f"{preprocessed}: distmaps.npy has {n_fg} channels, meta.json num_classes is "
+            f"{meta['num_classes']}"
+        )
+    train_parts = [(original, _rows_of_cases(original, train_cases))]
+    if augmented is not None:
+        extra = open_slice_source(augmented)
+        if extra.images.shape[1:] != original.images.shape[1:] or extra.distmaps.shape[1] != n_fg:
+            raise DatasetError(
+                f"{augmented}: slice shape {extra.distmaps.shape[1:]} differs from "
+                f"{preprocessed} {original.distmaps.shape[1:]}"
+            )
+        train_parts.append((extra, _rows_of_cases(extra, train_cases)))
+    train_ds = SliceDataset(train_parts, threshold)
+    val_ds = SliceDataset([(original, _rows_of_cases(original, val_cases))], threshold)
+    for name, ds, cases in (("train", train_ds, train_cases), ("val", val_ds, val_cases)):
+        if len(ds) == 0:
+            raise DatasetError(
+                f"{folds_csv}: fold {fold} has an empty {name} set ({len(cases)} case(s))"
+            )
+    return train_ds, val_ds, meta

@@ -1,0 +1,464 @@
+"""Training of one model on one fold (paper II.F), resumable after every epoch.
+
+``train(cfg)`` reads top to bottom: setup, model + loss + optimiser, epochs of train steps and a
+no-grad validation pass, then the outputs. The pieces (device, one train step, one eval pass,
+checkpoint save/load) are free functions so they can be tested alone.
+
+Paper settings: RMSprop, lr decayed by ``lr_decay`` (0.99) after every epoch, batch size 15, the
+weights with the best mean validation Dice kept. Randomness of epoch ``e`` (shuffle, any dropout)
+is re-seeded from ``(seed, e)`` at the start of the epoch, so a run resumed from the checkpoint
+of epoch ``e - 1`` continues exactly as the uninterrupted run would (on CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from dmr.checkpoint import load_checkpoint, save_checkpoint
+from dmr.data import SliceDataset, build_datasets, epoch_seed, iterate_batches
+from dmr.errors import DmrError
+from dmr.io import write_csv
+from dmr.losses import build_loss
+from dmr.models import build_model
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "epoch",
+    "train_loss",
+    "train_ce",
+    "train_mad",
+    "val_loss",
+    "val_dice",
+    "sigma_ce",
+    "sigma_mad",
+    "weight_ce",
+    "weight_mad",
+    "lr",
+    "seconds",
+)
+#: Config fields that may change between a run and its resumption (training can be extended).
+RESUMABLE_CHANGES: frozenset[str] = frozenset({"epochs"})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run depends on, built by ``dmr train`` from its options."""
+
+    preprocessed: Path
+    augmented: Path | None
+    folds: Path
+    fold: int
+    arch: str
+    model_name: str
+    loss: str
+    weighting: str
+    threshold: float
+    width: int
+    epochs: int
+    batch_size: int
+    lr: float
+    lr_decay: float
+    seed: int
+    device: str
+    threads: int
+    amp: bool
+    ckpt_dir: Path
+    output: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        """Primitives only (paths as strings), for checkpoints loaded with ``weights_only``."""
+        return {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()
+        }
+
+
+# --------------------------------------------------------------------------- setup
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; an explicit CUDA device must exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise DmrError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DmrError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
+    """bf16 on CUDA GPUs that support it, else fp16; ``None`` (full fp32) on CPU or without amp."""
+    if not amp or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA) and numpy's global generators.
+
+    The project draws its own numbers from explicit generators; numpy's legacy global one is
+    seeded (and saved in checkpoints) only for library code that still draws from it.
+    """
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002
+
+
+# --------------------------------------------------------------------------- steps
+def _split_outputs(outputs: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if isinstance(outputs, tuple):
+        logits, dist_pred = outputs
+        return logits.float(), dist_pred.float()
+    return outputs.float(), None
+
+
+def _to_device(
+    batch: tuple[torch.Tensor, ...], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    images, labels, dists = batch
+    images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+    return images, labels.to(device, non_blocking=True), dists.to(device, non_blocking=True)
+
+
+def _loss_on_batch(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    batch: tuple[torch.Tensor, ...],
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+) -> tuple[Any, torch.Tensor, torch.Tensor]:
+    """The batch's ``LossOutput``, its fp32 logits and its labels on ``device``."""
+    images, labels, dists = _to_device(batch, device)
+    autocast = (
+        torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
+    )
+    with autocast:
+        outputs = model(images)
+    # The loss runs in fp32 outside autocast: the learned log-sigmas and the MAD are small sums.
+    logits, dist_pred = _split_outputs(outputs)
+    result = loss_fn(logits, labels, dist_pred, dists if dist_pred is not None else None)
+    return result, logits, labels
+
+
+def train_step(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: tuple[torch.Tensor, ...],
+    device: torch.device,
+    amp_dtype: torch.dtype | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+) -> Any:
+    """One optimiser step on one batch; returns the batch's ``LossOutput``."""
+    optimizer.zero_grad(set_to_none=True)
+    result, _, _ = _loss_on_batch(model, loss_fn, batch, device, amp_dtype)
+    if scaler is not None:  # fp16 needs loss scaling; bf16 and fp32 do not
+        scaler.scale(result.total).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        result.total.backward()
+        optimizer.step()
+    return result
+
+
+def confusion_matrix(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(C, C) int64 counts of (reference class, predicted class = argmax) over the batch."""
+    num_classes = logits.shape[1]
+    predicted = logits.argmax(dim=1)
+    pairs = labels.flatten() * num_classes + predicted.flatten()
+    return torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def mean_foreground_dice(confusion: torch.Tensor) -> float:
+    """Mean over foreground classes of the Dice POOLED over all validation pixels.
+
+    Pooling (summing TP/FP/FN over every slice before dividing) weighs each pixel equally and
+    keeps empty apical/basal slices in the score through their false positives. A class absent
+    from both reference and prediction scores 1 (nothing to find, nothing predicted).
+    """
+    confusion = confusion.double()
+    tp = confusion.diagonal()
+    fp = confusion.sum(dim=0) - tp
+    fn = confusion.sum(dim=1) - tp
+    denominator = 2 * tp + fp + fn
+    dice = torch.where(denominator > 0, 2 * tp / denominator.clamp(min=1), torch.ones_like(tp))
+    return float(dice[1:].mean())
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    dataset: SliceDataset,
+    batch_size: int,
+    device: torch.device,
+    amp_dtype: torch.dtype | None = None,
+) -> dict[str, float]:
+    """No-grad pass over ``dataset``: mean loss per slice, pooled mean foreground Dice and the
+    loss module's current sigmas/weights."""
+    model.eval()
+    loss_fn.eval()
+    total, n_slices, confusion, last = 0.0, 0, None, None
+    for batch in iterate_batches(dataset, batch_size, shuffle=False):
+        last, logits, labels = _loss_on_batch(model, loss_fn, batch, device, amp_dtype)
+        total += float(last.total) * len(batch[0])
+        n_slices += len(batch[0])
+        counts = confusion_matrix(logits, labels)
+        confusion = counts if confusion is None else confusion + counts
+    return {
+        "val_loss": total / n_slices,
+        "val_dice": mean_foreground_dice(confusion),
+        "sigma_ce": last.sigma_ce,
+        "sigma_mad": last.sigma_mad,
+        "weight_ce": last.weight_ce,
+        "weight_mad": last.weight_mad,
+    }
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    dataset: SliceDataset,
+    *,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    device: torch.device,
+    amp_dtype: torch.dtype | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    description: str = "",
+) -> dict[str, float]:
+    """Train steps over a shuffled pass of ``dataset``; returns per-slice mean losses."""
+    model.train()
+    loss_fn.train()
+    sums = {"train_loss": 0.0, "train_ce": 0.0, "train_mad": 0.0}
+    n_slices = 0
+    n_batches = math.ceil(len(dataset) / batch_size)
+    batches = iterate_batches(dataset, batch_size, shuffle=True, seed=seed, epoch=epoch)
+    for batch in tqdm(batches, total=n_batches, desc=description, file=sys.stderr, leave=False):
+        result = train_step(model, loss_fn, optimizer, batch, device, amp_dtype, scaler)
+        size = len(batch[0])
+        sums["train_loss"] += float(result.total.detach()) * size
+        sums["train_ce"] += float(result.ce) * size
+        sums["train_mad"] += float(result.mad) * size
+        n_slices += size
+    return {k: v / n_slices for k, v in sums.items()}
+
+
+# --------------------------------------------------------------------------- state
+def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in module.state_dict().items()}
+
+
+def _numpy_rng_state() -> dict[str, Any]:
+    name, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
+    return {
+        "name": name,
+        "keys": torch.from_numpy(keys.astype(np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached),
+    }
+
+
+def _set_numpy_rng_state(state: dict[str, Any]) -> None:
+    np.random.set_state(  # noqa: NPY002
+        (
+            state["name"],
+            state["keys"].numpy().astype(np.uint32),
+            state["pos"],
+            state["has_gauss"],
+            state["cached_gaussian"],
+        )
+    )
+
+
+def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
+    current = cfg.to_dict()
+    differing = sorted(
+        k
+        for k in set(saved) | set(current)
+        if k not in RESUMABLE_CHANGES and saved.get(k) != current.get(k)
+    )
+    if differing:
+        details = ", ".join(f"{k}: {saved.get(k)!r} → {current.get(k)!r}" for k in differing)
+        raise DmrError(
+            f"{path}: resume checkpoint was written with a different config ({details}); "
+            f"delete {path.parent} to start this training afresh"
+        )
+
+
+def _bundle(
+    cfg: TrainConfig, meta: dict[str, Any], model: nn.Module, best: dict[str, Any]
+) -> dict[str, Any]:
+    """The self-describing keys shared by ``model.pt`` and ``checkpoint.pt`` (docs/formats.md)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "model_config": model.config.to_dict(),
+        "state_dict": _cpu_state(model),
+        "preprocess": {
+            "spacing": float(meta["spacing"]),
+            "size": int(meta["size"]),
+            "clip_percentile": float(meta["clip_percentile"]),
+        },
+        "structures": list(meta["structures"]),
+        "label_values": [int(v) for v in meta["label_values"]],
+        "model_name": cfg.model_name,
+        "dataset": str(meta.get("dataset", meta["format"])),
+        "fold": int(cfg.fold),
+        "best_epoch": int(best["epoch"]),
+        "best_val_dice": float(best["val_dice"]),
+        "train_config": cfg.to_dict(),
+    }
+
+
+# --------------------------------------------------------------------------- the loop
+def train(cfg: TrainConfig) -> None:
+    """Train ``cfg.arch`` on fold ``cfg.fold``; write model.pt, checkpoint.pt and history.csv."""
+    if cfg.epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {cfg.epochs}")
+
+    # -- setup
+    torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    amp_dtype = autocast_dtype(device, cfg.amp)
+    seed_everything(cfg.seed)
+    train_ds, val_ds, meta = build_datasets(
+        cfg.preprocessed, cfg.augmented, cfg.folds, cfg.fold, cfg.threshold
+    )
+    log.info(
+        "fold %d: %d train slices, %d val slices, device %s%s",
+        cfg.fold,
+        len(train_ds),
+        len(val_ds),
+        device,
+        f", autocast {amp_dtype}" if amp_dtype is not None else "",
+    )
+
+    # -- model, loss, optimiser
+    regularized = cfg.loss == "dmr"
+    model = build_model(
+        cfg.arch, regularized, in_channels=1, num_classes=int(meta["num_classes"]), width=cfg.width
+    ).to(device, memory_format=torch.channels_last)
+    loss_fn = build_loss(cfg.loss, cfg.weighting).to(device)
+    optimizer = torch.optim.RMSprop([*model.parameters(), *loss_fn.parameters()], lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+
+    # -- resume
+    last_path = Path(cfg.ckpt_dir) / "last.pt"
+    start_epoch = 0
+    best: dict[str, Any] = {"epoch": 0, "val_dice": -math.inf, "model": None, "loss": None}
+    history: list[dict[str, float]] = []
+    if last_path.exists():
+        state = load_checkpoint(last_path, kind="train-state")
+        _check_resumable(state["config"], cfg, last_path)
+        if state["epoch"] > cfg.epochs:
+            raise DmrError(
+                f"{last_path}: {state['epoch']} epochs already trained, more than the "
+                f"{cfg.epochs} requested; delete {last_path.parent} to retrain"
+            )
+        model.load_state_dict(state["model"])
+        loss_fn.load_state_dict(state["loss"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["torch_rng"])
+        _set_numpy_rng_state(state["numpy_rng"])
+        start_epoch, best, history = state["epoch"], state["best"], state["history"]
+        log.info("resuming from %s after epoch %d", last_path, start_epoch)
+
+    # -- epochs
+    for epoch in range(start_epoch, cfg.epochs):
+        started = time.perf_counter()
+        seed_everything(epoch_seed(cfg.seed, epoch))
+        lr = optimizer.param_groups[0]["lr"]
+        row: dict[str, float] = {"epoch": epoch + 1}
+        row |= train_one_epoch(
+            model,
+            loss_fn,
+            optimizer,
+            train_ds,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            epoch=epoch,
+            device=device,
+            amp_dtype=amp_dtype,
+            scaler=scaler,
+            description=f"epoch {epoch + 1}/{cfg.epochs}",
+        )
+        row |= evaluate(model, loss_fn, val_ds, cfg.batch_size, device, amp_dtype)
+        scheduler.step()
+        row |= {"lr": lr, "seconds": time.perf_counter() - started}
+        history.append(row)
+        if row["val_dice"] > best["val_dice"]:
+            best = {
+                "epoch": epoch + 1,
+                "val_dice": row["val_dice"],
+                "model": _cpu_state(model),
+                "loss": _cpu_state(loss_fn),
+            }
+        log.info(
+            "epoch %d/%d  loss %.4f (ce %.4f mad %.4f)  val loss %.4f dice %.4f  "
+            "sigma ce %.3g mad %.3g  lr %.3g  %.1f s",
+            epoch + 1,
+            cfg.epochs,
+            row["train_loss"],
+            row["train_ce"],
+            row["train_mad"],
+            row["val_loss"],
+            row["val_dice"],
+            row["sigma_ce"],
+            row["sigma_mad"],
+            lr,
+            row["seconds"],
+        )
+        save_checkpoint(
+            last_path,
+            {
+                "kind": "train-state",
+                "format_version": FORMAT_VERSION,
+                "config": cfg.to_dict(),
+                "device": str(device),
+                "epoch": epoch + 1,
+                "model": _cpu_state(model),
+                "loss": _cpu_state(loss_fn),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else {},
+                "torch_rng": torch.get_rng_state(),
+                "numpy_rng": _numpy_rng_state(),
+                "best": best,
+                "history": history,
+            },
+        )
+
+    # -- outputs: the best weights, with and without the regularizer
+    model.load_state_dict(best["model"])
+    loss_fn.load_state_dict(best["loss"])
+    output = Path(cfg.output)
+    full = _bundle(cfg, meta, model, best) | {"kind": "checkpoint", "loss_state": best["loss"]}
+    plain_model = model.without_regularizer() if regularized else model
+    plain = _bundle(cfg, meta, plain_model, best) | {"kind": "model"}
+    save_checkpoint(output / "checkpoint.pt", full)
+    save_checkpoint(output / "model.pt", plain)
+    write_csv(output / "history.csv", pd.DataFrame(history, columns=list(HISTORY_COLUMNS)))
+    log.info("best val dice %.4f at epoch %d; wrote %s", best["val_dice"], best["epoch"], output)

@@ -1,0 +1,175 @@
+"""The training loop on tiny disc phantoms: it learns, its outputs load safely, resume is exact."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from test_data import make_preprocessed
+
+import dmr.train
+from dmr.cli import main
+from dmr.errors import DmrError
+from dmr.models import build_model, count_parameters
+from dmr.train import HISTORY_COLUMNS, TrainConfig, train
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_preprocessed(tmp_path_factory.mktemp("train"), copies=2)
+
+
+def config(folders: dict[str, Path], root: Path, **changes) -> TrainConfig:
+    cfg = TrainConfig(
+        preprocessed=folders["preprocessed"],
+        augmented=folders["augmented"],
+        folds=folders["folds"],
+        fold=0,
+        arch="unet",
+        model_name="unet-dmr",
+        loss="dmr",
+        weighting="learned",
+        threshold=20.0,
+        width=4,
+        epochs=3,
+        batch_size=8,
+        lr=3e-3,
+        lr_decay=0.99,
+        seed=0,
+        device="cpu",
+        threads=1,
+        amp=True,
+        ckpt_dir=root / "ckpt",
+        output=root / "model",
+    )
+    return dataclasses.replace(cfg, **changes)
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_training_learns_and_writes_loadable_outputs(folders, tmp_path):
+    cfg = config(folders, tmp_path, epochs=10)
+    train(cfg)
+    history = pd.read_csv(cfg.output / "history.csv")
+    assert list(history.columns) == list(HISTORY_COLUMNS)
+    assert history["epoch"].tolist() == list(range(1, 11))
+    assert history["train_loss"].iloc[-1] < 0.7 * history["train_loss"].iloc[0]
+    # Predicting every pixel as one class scores a foreground Dice below 0.1 on these slices.
+    assert history["val_dice"].max() > 0.5
+    assert history["lr"].iloc[1] == pytest.approx(3e-3 * 0.99)
+
+    bundle = load(cfg.output / "model.pt")
+    checkpoint = load(cfg.output / "checkpoint.pt")
+    assert bundle["best_val_dice"] == pytest.approx(history["val_dice"].max())
+    assert bundle["best_epoch"] == int(history["val_dice"].idxmax()) + 1
+    assert bundle["preprocess"] == {"spacing": 1.5, "size": 32, "clip_percentile": 99.0}
+    assert bundle["label_values"] == [0, 1, 2, 3] and bundle["fold"] == 0
+    assert bundle["model_config"]["regularized"] is False
+    plain = build_model("unet", regularized=False, num_classes=4, width=4)
+    plain.load_state_dict(bundle["state_dict"])  # strict: exactly the plain network's keys
+    n_bundle = sum(bundle["state_dict"][name].numel() for name, _ in plain.named_parameters())
+    assert n_bundle == count_parameters(plain)
+    full = build_model("unet", regularized=True, num_classes=4, width=4)
+    full.load_state_dict(checkpoint["state_dict"])
+    assert count_parameters(full) > count_parameters(plain)
+    assert set(checkpoint["loss_state"]) == {"log_sigma_ce", "log_sigma_mad"}
+    # the plain weights are the best checkpoint's segmentation branch
+    for key, value in bundle["state_dict"].items():
+        torch.testing.assert_close(value, checkpoint["state_dict"][f"segmentation.{key}"])
+    assert load(cfg.ckpt_dir / "last.pt")["epoch"] == 10
+
+
+def _final_state(cfg: TrainConfig) -> tuple[dict, dict, pd.DataFrame]:
+    return (
+        load(cfg.output / "model.pt"),
+        load(cfg.output / "checkpoint.pt"),
+        pd.read_csv(cfg.output / "history.csv").drop(columns="seconds"),
+    )
+
+
+def _assert_same_run(a: tuple, b: tuple) -> None:
+    for bundle_a, bundle_b in zip(a[:2], b[:2], strict=True):
+        assert bundle_a["state_dict"].keys() == bundle_b["state_dict"].keys()
+        for key, value in bundle_a["state_dict"].items():
+            assert torch.equal(value, bundle_b["state_dict"][key]), key
+    for key, value in a[1]["loss_state"].items():
+        assert torch.equal(value, b[1]["loss_state"][key])
+    pd.testing.assert_frame_equal(a[2], b[2])
+
+
+def test_resume_after_a_kill_gives_identical_weights(folders, tmp_path, monkeypatch):
+    straight = config(folders, tmp_path / "straight", augmented=None)
+    train(straight)
+    expected = _final_state(straight)
+
+    # Kill during the third epoch: only last.pt of epoch 2 survives.
+    resumed = config(folders, tmp_path / "resumed", augmented=None)
+    real_epoch = dmr.train.train_one_epoch
+
+    def dying_epoch(*args, **kwargs):
+        if kwargs["epoch"] == 2:
+            raise KeyboardInterrupt("killed")
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(dmr.train, "train_one_epoch", dying_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(resumed)
+    assert load(resumed.ckpt_dir / "last.pt")["epoch"] == 2
+    assert not (resumed.output / "model.pt").exists()
+    monkeypatch.setattr(dmr.train, "train_one_epoch", real_epoch)
+    train(resumed)
+    _assert_same_run(expected, _final_state(resumed))
+
+    # Extending a finished run (epochs 2 -> 3) continues it exactly as well.
+    extended = config(folders, tmp_path / "extended", augmented=None, epochs=2)
+    train(extended)
+    train(dataclasses.replace(extended, epochs=3))
+    _assert_same_run(expected, _final_state(extended))
+
+    # Snakemake deletes the outputs of a failed job: a rerun rewrites them without retraining.
+    for name in ("model.pt", "checkpoint.pt", "history.csv"):
+        (straight.output / name).unlink()
+    train(straight)
+    _assert_same_run(expected, _final_state(straight))
+
+
+def test_resume_with_a_different_config_names_the_fields(folders, tmp_path):
+    cfg = config(folders, tmp_path, epochs=1, loss="ce", model_name="unet-base")
+    train(cfg)
+    with pytest.raises(DmrError, match=r"lr: 0\.003 → 0\.01.*delete"):
+        train(dataclasses.replace(cfg, lr=0.01))
+
+
+def test_cli_train_smoke(folders, tmp_path):
+    status = main(
+        [
+            "train",
+            *("--preprocessed", str(folders["preprocessed"]), "--folds", str(folders["folds"])),
+            *("--fold", "1", "--arch", "segnet", "--model-name", "segnet-base", "--width", "4"),
+            *("--epochs", "1", "--batch-size", "16", "--device", "cpu"),
+            *("--ckpt-dir", str(tmp_path / "ckpt"), "-o", str(tmp_path / "out")),
+        ]
+    )
+    assert status == 0
+    bundle = load(tmp_path / "out" / "model.pt")
+    assert bundle["model_name"] == "segnet-base" and bundle["fold"] == 1
+    missing = tmp_path / "nowhere"
+    status = main(
+        [
+            "train",
+            *("--preprocessed", str(missing), "--folds", str(folders["folds"]), "--fold", "0"),
+            *("--arch", "unet", "--model-name", "x", "--ckpt-dir", str(tmp_path / "c2")),
+            *("-o", str(tmp_path / "o2")),
+        ]
+    )
+    assert status == 1
