@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-from numpy.lib.format import open_memmap
 from tqdm import tqdm
 
 from dmr.distance import class_distance_maps
 from dmr.errors import DatasetError
 from dmr.io import atomic_dir, write_csv, write_json
+from dmr.npy import NpyRowReader, NpyRowWriter
 
 
 def random_similarity(
@@ -107,8 +107,8 @@ def augment_dataset(
             dtype={"case": str, "group": str, "phase": str},
             keep_default_na=False,
         )
-        images = np.load(source / "images.npy", mmap_mode="r")
-        labels = np.load(source / "labels.npy", mmap_mode="r")
+        images = NpyRowReader(source / "images.npy")
+        labels = NpyRowReader(source / "labels.npy")
     except FileNotFoundError as error:
         raise DatasetError(
             f"{source}: not a preprocessed folder ({error.filename} missing); "
@@ -123,34 +123,26 @@ def augment_dataset(
     n_source, height, width = images.shape
     n_out = n_source * copies
 
-    with atomic_dir(output) as folder:
-        out_images = open_memmap(
-            folder / "images.npy", mode="w+", dtype=np.float32, shape=(n_out, height, width)
-        )
-        out_labels = open_memmap(
-            folder / "labels.npy", mode="w+", dtype=np.uint8, shape=(n_out, height, width)
-        )
-        out_distmaps = open_memmap(
-            folder / "distmaps.npy",
-            mode="w+",
-            dtype=np.float16,
-            shape=(n_out, num_classes - 1, height, width),
-        )
-        row = 0
+    with (
+        atomic_dir(output) as folder,
+        NpyRowWriter(folder / "images.npy", (n_out, height, width), np.float32) as out_images,
+        NpyRowWriter(folder / "labels.npy", (n_out, height, width), np.uint8) as out_labels,
+        NpyRowWriter(
+            folder / "distmaps.npy", (n_out, num_classes - 1, height, width), np.float16
+        ) as out_distmaps,
+    ):
+        # Streamed writes and row reads (dmr.npy) keep memory at one slice, whatever N is.
         has_foreground: list[bool] = []
         for index in tqdm(range(n_source), desc="augment", file=sys.stderr, disable=n_out == 0):
             rng = np.random.default_rng([seed, index])
+            image, label = images.read([index])[0], labels.read([index])[0]
             for _ in range(copies):
                 transform = random_similarity(rng, max(height, width), scale, rotation, translation)
-                moved_image, moved_labels = augment_slice(images[index], labels[index], transform)
-                out_images[row] = moved_image
-                out_labels[row] = moved_labels
-                out_distmaps[row] = class_distance_maps(moved_labels, num_classes, np.inf)
+                moved_image, moved_labels = augment_slice(image, label, transform)
+                out_images.write(moved_image[None])
+                out_labels.write(moved_labels[None])
+                out_distmaps.write(class_distance_maps(moved_labels, num_classes, np.inf)[None])
                 has_foreground.append(bool(moved_labels.any()))
-                row += 1
-        for array in (out_images, out_labels, out_distmaps):
-            array.flush()
-        del out_images, out_labels, out_distmaps
 
         repeated = source_slices.loc[source_slices.index.repeat(copies)].reset_index(drop=True)
         repeated["source_index"] = np.repeat(source_slices["index"].to_numpy(), copies)

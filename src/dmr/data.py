@@ -1,8 +1,9 @@
 """Training and validation slices of one fold, read lazily from the preprocessed folders.
 
-The arrays written by ``dmr preprocess`` / ``dmr augment`` (docs/formats.md) are opened with
-``mmap_mode="r"``: only the rows of the current batch are read, so memory stays bounded for the
-full LVSC. Distance maps are stored untruncated; truncation at the training's own T happens here
+The arrays written by ``dmr preprocess`` / ``dmr augment`` (docs/formats.md) are read row by row
+(``dmr.npy.NpyRowReader``, not memory maps whose touched pages would all stay resident): only
+the rows of the current batch are in memory, so memory stays bounded for the full LVSC.
+Distance maps are stored untruncated; truncation at the training's own T happens here
 with ``max(D, -T)``, which is exactly paper Eq. 2 (a slice without the class, stored as
 ``-inf``, becomes ``-T`` everywhere).
 """
@@ -21,23 +22,24 @@ import torch
 from torch.utils.data import Dataset
 
 from dmr.errors import DatasetError
+from dmr.npy import NpyRowReader
 
 ARRAY_FILES: tuple[str, ...] = ("images.npy", "labels.npy", "distmaps.npy")
 
 
 @dataclass(frozen=True)
 class SliceSource:
-    """The memory-mapped arrays and slice table of one preprocessed (or augmented) folder."""
+    """Row readers of the arrays and the slice table of one preprocessed (or augmented) folder."""
 
     folder: Path
-    images: np.ndarray  # float32 (N, S, S)
-    labels: np.ndarray  # uint8 (N, S, S), class indices
-    distmaps: np.ndarray  # float16 (N, C-1, S, S), untruncated
+    images: NpyRowReader  # float32 (N, S, S)
+    labels: NpyRowReader  # uint8 (N, S, S), class indices
+    distmaps: NpyRowReader  # float16 (N, C-1, S, S), untruncated
     slices: pd.DataFrame
 
 
 def open_slice_source(folder: str | Path) -> SliceSource:
-    """Memory-map one folder's arrays and read its ``slices.csv``, checking they agree."""
+    """Open one folder's arrays for row reads and read its ``slices.csv``, checking they agree."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: slice folder not found")
@@ -45,17 +47,17 @@ def open_slice_source(folder: str | Path) -> SliceSource:
     if missing:
         raise DatasetError(f"{folder}: missing {', '.join(missing)}")
     try:
-        images, labels, distmaps = (np.load(folder / n, mmap_mode="r") for n in ARRAY_FILES)
+        images, labels, distmaps = (NpyRowReader(folder / n) for n in ARRAY_FILES)
     except (OSError, ValueError) as exc:
         raise DatasetError(f"{folder}: cannot read the slice arrays ({exc})") from exc
     slices = pd.read_csv(folder / "slices.csv", dtype={"case": str})
     n = len(slices)
-    if images.ndim != 3 or labels.shape != images.shape:
+    if len(images.shape) != 3 or labels.shape != images.shape:
         raise DatasetError(
             f"{folder}: images.npy {images.shape} and labels.npy {labels.shape} must both be "
             "(N, S, S)"
         )
-    if distmaps.ndim != 4 or distmaps.shape[0] != n or distmaps.shape[2:] != images.shape[1:]:
+    if len(distmaps.shape) != 4 or distmaps.shape[0] != n or distmaps.shape[2:] != images.shape[1:]:
         raise DatasetError(f"{folder}: distmaps.npy {distmaps.shape} does not match the images")
     if images.shape[0] != n:
         raise DatasetError(
@@ -122,11 +124,11 @@ class SliceDataset(Dataset):
             rows = self._row_of[indices[where]]
             order = np.argsort(rows, kind="stable")
             sorted_rows, sorted_where = rows[order], where[order]
-            images[sorted_where, 0] = source.images[sorted_rows]
-            labels[sorted_where] = source.labels[sorted_rows]
+            images[sorted_where, 0] = source.images.read(sorted_rows)
+            labels[sorted_where] = source.labels.read(sorted_rows)
             # Paper Eq. 2 from the untruncated map: -inf (class absent) becomes -T.
             dists[sorted_where] = np.maximum(
-                source.distmaps[sorted_rows].astype(np.float32), -self.threshold
+                source.distmaps.read(sorted_rows).astype(np.float32), -self.threshold
             )
         return torch.from_numpy(images), torch.from_numpy(labels), torch.from_numpy(dists)
 

@@ -29,7 +29,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-from numpy.lib.format import open_memmap
 from tqdm import tqdm
 
 from dmr.datasets.case import Case
@@ -37,6 +36,7 @@ from dmr.distance import class_distance_maps
 from dmr.errors import DatasetError
 from dmr.io import atomic_dir, write_csv, write_json
 from dmr.labels import FORMAT_STRUCTURES, label_values_for
+from dmr.npy import NpyRowReader, concatenate_npy
 from dmr.regions import slice_regions
 
 log = logging.getLogger(__name__)
@@ -341,17 +341,15 @@ def _preprocess_case(
 
 
 def _concatenate_chunks(chunks: list[Path], target: Path, dtype: np.dtype) -> int:
-    """Concatenate .npy chunks along axis 0 into ``target`` through memmaps; delete the chunks."""
-    shapes = [np.load(chunk, mmap_mode="r").shape for chunk in chunks]
-    n = sum(shape[0] for shape in shapes)
-    out = open_memmap(target, mode="w+", dtype=dtype, shape=(n, *shapes[0][1:]))
-    start = 0
-    for chunk, shape in zip(chunks, shapes, strict=True):
-        out[start : start + shape[0]] = np.load(chunk, mmap_mode="r")
-        start += shape[0]
+    """Concatenate .npy chunks along axis 0 into ``target`` (streamed, see ``dmr.npy``); delete
+    the chunks."""
+    for chunk in chunks:
+        found = NpyRowReader(chunk).dtype
+        if found != dtype:
+            raise RuntimeError(f"{chunk}: dtype {found}, expected {dtype}")
+    n = concatenate_npy(chunks, target)
+    for chunk in chunks:
         chunk.unlink()
-    out.flush()
-    del out
     return n
 
 
@@ -368,7 +366,8 @@ def preprocess_dataset(
     """Preprocess every case of a raw dataset into the slice folder of docs/formats.md.
 
     Memory stays bounded by one case: each case's arrays go to temporary .npy chunks inside the
-    (atomic) output folder and are concatenated through memmaps at the end.
+    (atomic) output folder and are streamed into the final arrays at the end (``dmr.npy``: no
+    memory maps, whose touched pages would all count as resident).
     """
     from dmr.datasets import read_dataset
 
