@@ -1,0 +1,328 @@
+"""Training and inference throughput of the six networks, as a fraction of the machine's peak.
+
+For each model and image size: images/s of a full training step (forward, loss -- the DMR loss for
+DMR models --, backward, RMSprop step), inference ms/image of the deployed network (eval, no_grad;
+for DMR models also with the regularizer kept, like Table I's bracketed times), and FLOPs per image
+counted with ``torch.utils.flop_counter.FlopCounterMode``. The float32 matmul peak of the same
+machine is measured in the same run (large ``torch.mm``, same thread count), so the achieved
+FLOP/s are reported as a fraction of it. On CUDA, bf16-autocast training images/s are added.
+
+Times are the best of the timed steps (the median is reported beside it): on a CPU shared with
+other jobs the best step is what the code achieves, and the peak is likewise the best of several
+matmul measurements taken through the run.
+
+Run on demand (never in the test suite), e.g.::
+
+    python benchmarks/train_throughput.py --sizes 128 256 --threads 2 --out results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from dmr.io import write_json
+from dmr.losses import build_loss
+from dmr.models import ARCHITECTURES, build_model, count_parameters
+
+LOG = logging.getLogger("train_throughput")
+MODEL_NAMES = tuple(f"{arch}-{variant}" for variant in ("base", "dmr") for arch in ARCHITECTURES)
+NUM_CLASSES = 4
+
+
+@dataclass
+class Result:
+    model: str
+    size: int
+    batch: int
+    parameters: int
+    train_images_per_s: float
+    train_images_per_s_median: float
+    train_gflop_per_image: float
+    train_fraction_of_peak: float
+    infer_ms_per_image: float
+    infer_ms_per_image_median: float
+    infer_gflop_per_image: float
+    infer_fraction_of_peak: float
+    infer_ms_per_image_with_regularizer: float | None
+    train_images_per_s_bf16: float | None
+    #: Matmul peak measured just before this model: the fraction against it is less sensitive to
+    #: other jobs' load than the fraction against the run's best peak.
+    local_peak_gflops: float = math.nan
+    train_fraction_of_local_peak: float = math.nan
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure_matmul_peak(device: torch.device, repeats: int = 5) -> float:
+    """Best float32 ``torch.mm`` FLOP/s over ``repeats`` runs of a large square product."""
+    n = 8192 if device.type == "cuda" else 2048
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    for _ in range(2):
+        torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        torch.mm(a, b)
+        synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
+def timed(
+    step: Callable[[], None], warmup: int, steps: int, device: torch.device
+) -> tuple[float, float]:
+    """(best, median) seconds per call of ``step`` over ``steps`` calls after ``warmup`` calls.
+
+    On a CPU shared with other jobs a step can be preempted; the best step measures what the
+    code achieves, the median what a user sharing the machine sees. Both are reported.
+    """
+    for _ in range(warmup):
+        step()
+    seconds = []
+    for _ in range(steps):
+        synchronize(device)
+        start = time.perf_counter()
+        step()
+        synchronize(device)
+        seconds.append(time.perf_counter() - start)
+    return min(seconds), statistics.median(seconds)
+
+
+def count_flops(fn: Callable[[], None]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def make_train_step(
+    model: nn.Module,
+    regularized: bool,
+    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    autocast_dtype: torch.dtype | None,
+) -> Callable[[], None]:
+    """One optimisation step, the way training does it (loss parameters in the optimiser)."""
+    image, target, dist_target = batch
+    loss_fn = build_loss("dmr" if regularized else "ce").to(image.device)
+    optimizer = torch.optim.RMSprop(
+        [*model.parameters(), *loss_fn.parameters()], lr=5e-4 if regularized else 1e-4
+    )
+    autocast = (
+        torch.autocast(image.device.type, dtype=autocast_dtype)
+        if autocast_dtype is not None
+        else nullcontext()
+    )
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast:
+            output = model(image)
+            if regularized:
+                logits, dist_pred = output
+                loss = loss_fn(logits, target, dist_pred, dist_target)
+            else:
+                loss = loss_fn(output, target)
+        loss.total.backward()
+        optimizer.step()
+
+    return step
+
+
+def make_inference(model: nn.Module, image: torch.Tensor) -> Callable[[], None]:
+    def infer() -> None:
+        with torch.no_grad():
+            model(image)
+
+    return infer
+
+
+def benchmark_model(
+    name: str,
+    size: int,
+    args: argparse.Namespace,
+    device: torch.device,
+) -> Result:
+    arch, variant = name.split("-")
+    regularized = variant == "dmr"
+    torch.manual_seed(0)
+    channels_last = torch.channels_last
+    model = build_model(arch, regularized, num_classes=NUM_CLASSES, width=args.width)
+    model = model.to(device=device, memory_format=channels_last)
+    image = torch.randn(args.batch, 1, size, size, device=device)
+    image = image.contiguous(memory_format=channels_last)
+    target = torch.randint(0, NUM_CLASSES, (args.batch, size, size), device=device)
+    dist_target = torch.randn(args.batch, NUM_CLASSES - 1, size, size, device=device)
+    batch = (image, target, dist_target)
+
+    model.train()
+    train_step = make_train_step(model, regularized, batch, autocast_dtype=None)
+    train_flops = count_flops(train_step)
+    train_s, train_median_s = timed(train_step, args.warmup, args.steps, device)
+
+    bf16_images_per_s = None
+    if device.type == "cuda":
+        bf16_step = make_train_step(model, regularized, batch, autocast_dtype=torch.bfloat16)
+        bf16_images_per_s = args.batch / timed(bf16_step, args.warmup, args.steps, device)[0]
+
+    model.eval()
+    deployed = model.without_regularizer() if regularized else model
+    infer = make_inference(deployed, image)
+    infer_flops = count_flops(infer)
+    infer_s, infer_median_s = timed(infer, args.warmup, args.steps, device)
+    infer_with_regularizer_ms = None
+    if regularized:
+        full_s, _ = timed(make_inference(model, image), args.warmup, args.steps, device)
+        infer_with_regularizer_ms = 1e3 * full_s / args.batch
+
+    train_flops_per_image = train_flops / args.batch
+    infer_flops_per_image = infer_flops / args.batch
+    return Result(
+        model=name,
+        size=size,
+        batch=args.batch,
+        parameters=count_parameters(model),
+        train_images_per_s=args.batch / train_s,
+        train_images_per_s_median=args.batch / train_median_s,
+        train_gflop_per_image=train_flops_per_image / 1e9,
+        train_fraction_of_peak=math.nan,
+        infer_ms_per_image=1e3 * infer_s / args.batch,
+        infer_ms_per_image_median=1e3 * infer_median_s / args.batch,
+        infer_gflop_per_image=infer_flops_per_image / 1e9,
+        infer_fraction_of_peak=math.nan,
+        infer_ms_per_image_with_regularizer=infer_with_regularizer_ms,
+        train_images_per_s_bf16=bf16_images_per_s,
+    )
+
+
+def with_fractions(result: Result, peak: float, local_peak: float) -> Result:
+    """Fill in the achieved FLOP/s as fractions of the matmul peaks (FLOP/s)."""
+    train_flops_per_s = result.train_gflop_per_image * 1e9 * result.train_images_per_s
+    infer_flops_per_s = result.infer_gflop_per_image * 1e9 / (result.infer_ms_per_image / 1e3)
+    return replace(
+        result,
+        train_fraction_of_peak=train_flops_per_s / peak,
+        infer_fraction_of_peak=infer_flops_per_s / peak,
+        local_peak_gflops=local_peak / 1e9,
+        train_fraction_of_local_peak=train_flops_per_s / local_peak,
+    )
+
+
+def markdown_table(results: list[Result]) -> str:
+    header = (
+        "| model | px | params (M) | train img/s (median) | train GFLOP/img | train % peak "
+        "| % local peak | infer ms/img | infer % peak | infer ms/img with DMR | bf16 train img/s |"
+    )
+    lines = [header, "|" + "---|" * 11]
+    for r in results:
+        with_dmr = (
+            f"{r.infer_ms_per_image_with_regularizer:.1f}"
+            if r.infer_ms_per_image_with_regularizer is not None
+            else ""
+        )
+        bf16 = f"{r.train_images_per_s_bf16:.1f}" if r.train_images_per_s_bf16 is not None else ""
+        lines.append(
+            f"| {r.model} | {r.size} | {r.parameters / 1e6:.2f} | {r.train_images_per_s:.2f} "
+            f"({r.train_images_per_s_median:.2f}) "
+            f"| {r.train_gflop_per_image:.2f} | {100 * r.train_fraction_of_peak:.0f} % "
+            f"| {100 * r.train_fraction_of_local_peak:.0f} % "
+            f"| {r.infer_ms_per_image:.1f} | {100 * r.infer_fraction_of_peak:.0f} % "
+            f"| {with_dmr} | {bf16} |"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256], help="(%(default)s)")
+    parser.add_argument(
+        "--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES), help="(all six)"
+    )
+    parser.add_argument("--steps", type=int, default=3, help="timed steps (%(default)s)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps (%(default)s)")
+    parser.add_argument("--batch", type=int, default=15, help="paper's batch size (%(default)s)")
+    parser.add_argument("--width", type=int, default=32, help="first-level channels (%(default)s)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default: torch's default)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (%(default)s)")
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.warmup < 0 or args.batch < 1:
+        parser.error("--steps must be >= 1, --warmup >= 0, --batch >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    # Other jobs on a shared machine skew every number; record how busy it was.
+    load_before = list(os.getloadavg())
+    if device.type == "cuda":
+        # Same float32 arithmetic for the peak and the models: no TF32 shortcuts on either.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+    # The peak is a capability: re-measure it before every model and keep the best, so a moment
+    # of load from other jobs does not lower it (which would inflate every fraction).
+    peaks = [measure_matmul_peak(device)]
+    raw = []
+    for size in args.sizes:
+        for name in args.models:
+            peaks.append(measure_matmul_peak(device))
+            LOG.info(
+                "benchmarking %s at %d px (peak so far %.1f GFLOP/s)", name, size, max(peaks) / 1e9
+            )
+            raw.append(benchmark_model(name, size, args, device))
+    peaks.append(measure_matmul_peak(device))
+    peak = max(peaks)
+    results = [with_fractions(r, peak, local) for r, local in zip(raw, peaks[1:-1], strict=True)]
+    table = markdown_table(results)
+    print(
+        f"float32 matmul peak: {peak / 1e9:.1f} GFLOP/s (best of {len(peaks)} measurements), "
+        f"{torch.get_num_threads()} threads, load average before {load_before[0]:.2f}, "
+        f"after {os.getloadavg()[0]:.2f}\n"
+    )
+    print(table)
+    if args.out is not None:
+        write_json(
+            args.out,
+            {
+                "device": str(device),
+                "threads": torch.get_num_threads(),
+                "torch": torch.__version__,
+                "matmul_peak_gflops": peak / 1e9,
+                "matmul_peak_measurements_gflops": [p / 1e9 for p in peaks],
+                "load_average_before_and_after": [load_before, list(os.getloadavg())],
+                "batch": args.batch,
+                "width": args.width,
+                "warmup_steps": args.warmup,
+                "timed_steps": args.steps,
+                "results": [asdict(r) for r in results],
+            },
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
