@@ -298,9 +298,7 @@ def _add_predict_cv(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("path", type=Path, help="raw dataset root")
     p.add_argument("--folds", required=True, type=Path, help="folds.csv")
-    p.add_argument(
-        "--models", required=True, type=Path, help="model folder holding fold*/model.pt"
-    )
+    p.add_argument("--models", required=True, type=Path, help="model folder holding fold*/model.pt")
     p.add_argument("--phases", nargs="+", default=["ED", "ES"])
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)
@@ -333,7 +331,9 @@ def _add_metrics(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("path", type=Path, help="raw dataset root (references)")
-    p.add_argument("--predictions", required=True, type=Path, help="folder of {case}_{phase}.nii.gz")
+    p.add_argument(
+        "--predictions", required=True, type=Path, help="folder of {case}_{phase}.nii.gz"
+    )
     p.add_argument("--folds", required=True, type=Path, help="folds.csv (fold of each case)")
     p.add_argument("--dataset", required=True, help="dataset name recorded in the table")
     p.add_argument("--model", required=True, help="model name {arch}-{variant}")
