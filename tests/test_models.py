@@ -13,6 +13,7 @@ from dmr.models import (
     build_model,
     build_model_from_config,
     count_parameters,
+    enable_activation_checkpointing,
 )
 
 torch.set_num_threads(1)
@@ -150,3 +151,28 @@ def test_config_round_trip_and_validation() -> None:
         build_model("unet", True, num_classes=1)
     with pytest.raises(ValueError, match="unknown model config keys"):
         ModelConfig.from_dict({**config.to_dict(), "depth": 5})
+
+
+@pytest.mark.parametrize("arch", ["segnet", "unet"])
+def test_activation_checkpointing_changes_no_number(arch: str) -> None:
+    """Two training steps with and without checkpointing give identical weights and BN stats."""
+    torch.set_num_threads(1)
+    states = []
+    for checkpointed in (False, True):
+        torch.manual_seed(0)
+        model = build_model(arch, True, num_classes=3, width=4)
+        if checkpointed:
+            assert "encoder.level1" in enable_activation_checkpointing(model)
+        optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
+        generator = torch.Generator().manual_seed(1)
+        for _ in range(2):
+            image = torch.randn(2, 1, 32, 32, generator=generator)
+            logits, distances = model(image)
+            (logits.square().mean() + distances.abs().mean()).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        states.append(model.state_dict())
+    plain, checkpointed_state = states
+    assert plain.keys() == checkpointed_state.keys()
+    for name, value in plain.items():
+        torch.testing.assert_close(checkpointed_state[name], value, rtol=0, atol=0, msg=name)

@@ -33,7 +33,7 @@ from dmr.data import SliceDataset, build_datasets, epoch_seed, iterate_batches
 from dmr.errors import DmrError
 from dmr.io import write_csv
 from dmr.losses import build_loss
-from dmr.models import build_model
+from dmr.models import build_model, enable_activation_checkpointing
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,9 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "lr",
     "seconds",
 )
-#: Config fields that may change between a run and its resumption (training can be extended).
-RESUMABLE_CHANGES: frozenset[str] = frozenset({"epochs"})
+#: Config fields that may change between a run and its resumption: training can be extended, and
+#: activation checkpointing changes memory use, not results.
+RESUMABLE_CHANGES: frozenset[str] = frozenset({"epochs", "checkpoint_activations"})
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class TrainConfig:
     amp: bool
     ckpt_dir: Path
     output: Path
+    #: Recompute full-resolution blocks in the backward pass (same numbers, less memory).
+    checkpoint_activations: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Primitives only (paths as strings), for checkpoints loaded with ``weights_only``."""
@@ -357,6 +360,8 @@ def train(cfg: TrainConfig) -> None:
     model = build_model(
         cfg.arch, regularized, in_channels=1, num_classes=int(meta["num_classes"]), width=cfg.width
     ).to(device, memory_format=torch.channels_last)
+    if cfg.checkpoint_activations:
+        log.info("activation checkpointing: %s", ", ".join(enable_activation_checkpointing(model)))
     loss_fn = build_loss(cfg.loss, cfg.weighting).to(device)
     optimizer = torch.optim.RMSprop([*model.parameters(), *loss_fn.parameters()], lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)

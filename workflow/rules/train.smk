@@ -39,6 +39,11 @@ rule train:
         seed=lambda w: train_cfg(w)["seed"],
         device=lambda w: train_cfg(w)["device"],
         amp=lambda w: "--amp" if train_cfg(w)["amp"] else "--no-amp",
+        recompute=lambda w: (
+            "--checkpoint-activations"
+            if train_cfg(w)["checkpoint_activations"]
+            else "--no-checkpoint-activations"
+        ),
     shell:
         "dmr train --preprocessed {params.pre} --augmented {params.aug} "
         "--folds {input.folds} --fold {wildcards.fold} --arch {params.arch} "
@@ -46,4 +51,5 @@ rule train:
         "--threshold {params.threshold} --width {params.width} --epochs {params.epochs} "
         "--batch-size {params.batch} --lr {params.lr} --lr-decay {params.decay} "
         "--seed {params.seed} --device {params.device} --threads {threads} {params.amp} "
+        "{params.recompute} "
         "--ckpt-dir {params.ckpt} -o {params.outdir} > {log} 2>&1"
