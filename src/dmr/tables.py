@@ -438,6 +438,11 @@ def _read_histories(histories: Sequence[Path]) -> pd.DataFrame:
                     "model": model,
                     "fold": fold,
                     "minutes": history["seconds"].astype(float) / 60.0,
+                    "device": (
+                        history["device"].astype(str)
+                        if "device" in history.columns
+                        else "not recorded"
+                    ),
                     "path": str(path),
                 }
             )
@@ -505,7 +510,7 @@ def table1(histories: list[Path], timings: list[Path], width: int = 32) -> Table
     history = (
         _read_histories(histories)
         if histories
-        else pd.DataFrame(columns=["dataset", "model", "fold", "minutes", "path"])
+        else pd.DataFrame(columns=["dataset", "model", "fold", "minutes", "device", "path"])
     )
     timing = _read_timings(timings) if timings else pd.DataFrame(columns=list(_TIMING_COLUMNS))
     datasets = _dataset_order(set(history["dataset"]) | set(timing["dataset"].astype(str)))
@@ -593,9 +598,12 @@ def _table1_notes(
     notes = [
         f"Parameters counted at width {width} (first-level channels) with 4 classes; train "
         "includes the distance map decoder, test is the network without it.",
-        "Train time: mean over all epochs of all folds (history.csv 'seconds'); the training "
-        "device is not recorded there. Test time: mean over test volumes of one forward pass.",
+        "Train time: mean over all epochs of all folds (history.csv 'seconds'). Test time: mean "
+        "over test volumes of one forward pass.",
     ]
+    if len(history):
+        for dataset, names in history.groupby("dataset")["device"].unique().items():
+            notes.append(f"{dataset.upper()} training measured on: {', '.join(sorted(names))}.")
     for dataset, names in sorted(devices.items()):
         if names:
             notes.append(f"{dataset.upper()} test timings measured on: {', '.join(sorted(names))}.")

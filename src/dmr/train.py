@@ -51,6 +51,7 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "weight_mad",
     "lr",
     "seconds",
+    "device",
 )
 #: Config fields that may change between a run and its resumption: training can be extended, and
 #: activation checkpointing changes memory use, not results.
@@ -103,6 +104,13 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise DmrError(f"device {name!r} requested but CUDA is not available")
     return device
+
+
+def device_label(device: torch.device) -> str:
+    """What Table I reports as the training device, e.g. ``cpu`` or ``cuda:0 (NVIDIA H100)``."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
 
 
 def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
@@ -412,7 +420,11 @@ def train(cfg: TrainConfig) -> None:
         )
         row |= evaluate(model, loss_fn, val_ds, cfg.batch_size, device, amp_dtype)
         scheduler.step()
-        row |= {"lr": lr, "seconds": time.perf_counter() - started}
+        row |= {
+            "lr": lr,
+            "seconds": time.perf_counter() - started,
+            "device": device_label(device),
+        }
         history.append(row)
         if row["val_dice"] > best["val_dice"]:
             best = {
