@@ -25,6 +25,7 @@ from tqdm import tqdm
 from dmr import datasets
 from dmr.clinical import clinical_indices
 from dmr.errors import DatasetError, InputError
+from dmr.geometry import geometry_mismatch
 from dmr.labels import FORMAT_STRUCTURES, LABEL_VALUES, PHASES, STRUCTURE_LABELS
 from dmr.metrics import slice_confusion, structure_metrics
 from dmr.regions import slice_regions
@@ -42,9 +43,6 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 #: Columns identifying one model's evaluation in every cross-validation table.
 ID_COLUMNS: tuple[str, ...] = ("dataset", "model", "arch", "variant", "fold", "case", "group")
-
-#: Relative tolerance of geometry comparisons: NIfTI headers store float32.
-GEOMETRY_TOLERANCE = 1e-4
 
 _NIFTI_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii")
 
@@ -111,25 +109,6 @@ def label_array(image: sitk.Image, source: Path | str) -> np.ndarray:
     return array.astype(np.uint8, copy=False)
 
 
-def geometry_mismatch(reference: sitk.Image, prediction: sitk.Image) -> str | None:
-    """How the prediction's grid differs from the reference's, or ``None`` when they agree."""
-    if reference.GetSize() != prediction.GetSize():
-        return f"size {prediction.GetSize()} differs from the reference's {reference.GetSize()}"
-    for name, get in (
-        ("spacing", sitk.Image.GetSpacing),
-        ("origin", sitk.Image.GetOrigin),
-        ("direction", sitk.Image.GetDirection),
-    ):
-        expected, found = np.asarray(get(reference)), np.asarray(get(prediction))
-        scale = max(1.0, float(np.abs(expected).max()))
-        if not np.allclose(found, expected, rtol=0.0, atol=GEOMETRY_TOLERANCE * scale):
-            return (
-                f"{name} {tuple(found.round(5).tolist())} differs from the reference's "
-                f"{tuple(expected.round(5).tolist())}"
-            )
-    return None
-
-
 def spacing_zyx(image: sitk.Image) -> tuple[float, ...]:
     """Voxel spacing (mm) in the axis order of ``sitk.GetArrayFromImage`` (z, y, x)."""
     return tuple(float(s) for s in reversed(image.GetSpacing()))
@@ -150,7 +129,7 @@ def evaluate_volume(
     Raises InputError naming both files when their grids differ (beyond
     :data:`GEOMETRY_TOLERANCE`) or a label value is outside {0, 1, 2, 3}.
     """
-    mismatch = geometry_mismatch(reference, prediction)
+    mismatch = geometry_mismatch(reference, prediction, expected_name="reference")
     if mismatch is not None:
         raise InputError(f"{prediction_name}: {mismatch} ({reference_name})")
     gt = label_array(reference, reference_name)

@@ -29,6 +29,7 @@ import SimpleITK as sitk
 
 from dmr.datasets.case import Case, Frame
 from dmr.errors import DatasetError
+from dmr.geometry import geometry_mismatch
 from dmr.labels import LABEL_VALUES
 
 FORMAT = "acdc"
@@ -38,10 +39,6 @@ SOURCE_URL = "https://humanheart-project.creatis.insa-lyon.fr/database/"
 _CASE_DIR = re.compile(r"^patient(\d+)$")
 _FRAME_FILE = re.compile(r"^(patient\d+)_frame(\d+)(_gt)?\.nii(\.gz)?$", re.IGNORECASE)
 _CINE_FILE = re.compile(r"^(patient\d+)_4d\.nii(\.gz)?$", re.IGNORECASE)
-
-#: Relative tolerance when comparing the geometry of a reference with its image: NIfTI headers
-#: store float32, so a copy written by another tool differs in the last digits.
-GEOMETRY_TOLERANCE = 1e-4
 
 
 def missing_root_message(root: Path) -> str:
@@ -201,25 +198,6 @@ def extract_frame(cine: sitk.Image, frame: int, cine_path: Path) -> sitk.Image:
     volume.SetOrigin(cine.GetOrigin()[:3])
     volume.SetDirection(direction4[:3, :3].ravel().tolist())
     return volume
-
-
-def geometry_mismatch(image: sitk.Image, label: sitk.Image) -> str | None:
-    """Describe how a label's grid differs from its image's, or ``None`` when they agree."""
-    if image.GetSize() != label.GetSize():
-        return f"size {label.GetSize()} differs from the image's {image.GetSize()}"
-    for name, get in (
-        ("spacing", sitk.Image.GetSpacing),
-        ("origin", sitk.Image.GetOrigin),
-        ("direction", sitk.Image.GetDirection),
-    ):
-        expected, found = np.asarray(get(image)), np.asarray(get(label))
-        scale = max(1.0, float(np.abs(expected).max()))
-        if not np.allclose(found, expected, rtol=0.0, atol=GEOMETRY_TOLERANCE * scale):
-            return (
-                f"{name} {found.round(4).tolist()} differs from the image's "
-                f"{expected.round(4).tolist()}"
-            )
-    return None
 
 
 def read_label(path: Path, image: sitk.Image | None = None) -> sitk.Image:

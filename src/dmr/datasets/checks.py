@@ -25,6 +25,7 @@ import SimpleITK as sitk
 
 from dmr.datasets import acdc, lvsc
 from dmr.errors import DatasetError
+from dmr.geometry import geometry_mismatch
 from dmr.labels import LABEL_VALUES, LV_MYOCARDIUM
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,7 @@ def _check_acdc_label(checker: _Checker, path: Path, image: sitk.Image | None) -
     if unexpected:
         checker.problem(f"{path}: label values {unexpected} outside {list(LABEL_VALUES)}")
     if image is not None:
-        mismatch = acdc.geometry_mismatch(image, label)
+        mismatch = geometry_mismatch(image, label)
         if mismatch is not None:
             checker.problem(f"{path}: geometry mismatch with its image: {mismatch}")
     return [int(v) for v in values if float(v).is_integer()]
