@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dmr.folds import make_folds
+from dmr.errors import DatasetError
+from dmr.folds import make_folds, read_folds
 
 
 def _cases(n_per_group: int = 20, groups: tuple[str, ...] = ("NOR", "MINF", "DCM", "HCM", "RV")):
@@ -72,3 +73,23 @@ def test_errors_name_the_values() -> None:
     duplicated = pd.concat([cases, cases.iloc[:1]])
     with pytest.raises(ValueError, match="patient0000"):
         make_folds(duplicated, k=2, val_fraction=0.1, seed=0, stratify=False)
+
+
+def test_read_folds_returns_what_make_folds_wrote(tmp_path) -> None:
+    folds = make_folds(_cases(2), k=2, val_fraction=0.2, seed=0, stratify=True)
+    folds.to_csv(tmp_path / "folds.csv", index=False)
+    pd.testing.assert_frame_equal(read_folds(tmp_path / "folds.csv"), folds, check_dtype=False)
+
+
+def test_read_folds_names_the_file_and_the_problem(tmp_path) -> None:
+    path = tmp_path / "folds.csv"
+    with pytest.raises(DatasetError, match=r"folds\.csv: folds file not found"):
+        read_folds(path)
+    folds = make_folds(_cases(2), k=2, val_fraction=0.2, seed=0, stratify=True)
+    folds.drop(columns="split").to_csv(path, index=False)
+    with pytest.raises(DatasetError, match=r"missing column\(s\) \['split'\]"):
+        read_folds(path)
+    folds.loc[0, "split"] = "holdout"
+    folds.to_csv(path, index=False)
+    with pytest.raises(DatasetError, match=r"split values \['holdout'\]"):
+        read_folds(path)

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dmr.errors import DatasetError
+from dmr.folds import read_folds
 from dmr.npy import NpyRowReader
 
 ARRAY_FILES: tuple[str, ...] = ("images.npy", "labels.npy", "distmaps.npy")
@@ -160,13 +161,7 @@ def iterate_batches(
 
 def read_fold(folds_csv: str | Path, fold: int) -> tuple[list[str], list[str], list[str]]:
     """Train, val and test case ids of ``fold`` from ``folds.csv``."""
-    folds_csv = Path(folds_csv)
-    if not folds_csv.is_file():
-        raise DatasetError(f"{folds_csv}: folds file not found")
-    folds = pd.read_csv(folds_csv, dtype={"case": str, "split": str})
-    missing = {"fold", "case", "split"} - set(folds.columns)
-    if missing:
-        raise DatasetError(f"{folds_csv}: missing column(s) {sorted(missing)}")
+    folds = read_folds(folds_csv)
     if fold not in set(folds["fold"]):
         raise DatasetError(
             f"{folds_csv}: fold {fold} not found (folds present: {sorted(set(folds['fold']))})"

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from dmr import datasets
 from dmr.clinical import clinical_indices
 from dmr.errors import DatasetError, InputError
+from dmr.folds import read_folds
 from dmr.geometry import geometry_mismatch
 from dmr.labels import FORMAT_STRUCTURES, LABEL_VALUES, PHASES, STRUCTURE_LABELS
 from dmr.metrics import slice_confusion, structure_metrics
@@ -199,22 +200,13 @@ def evaluate_folders(gt_dir: Path, pred_dir: Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------- cross-validation
 def read_test_assignments(folds_csv: Path) -> pd.DataFrame:
     """``case, fold, group`` of every case in a test split of ``folds.csv`` (one fold per case)."""
-    folds_csv = Path(folds_csv)
-    try:
-        folds = pd.read_csv(folds_csv, dtype={"case": str, "group": str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{folds_csv}: unreadable folds file ({exc})") from exc
-    missing = [c for c in ("fold", "case", "group", "split") if c not in folds.columns]
-    if missing:
-        raise InputError(f"{folds_csv}: missing column(s) {missing}; has {list(folds.columns)}")
+    folds = read_folds(folds_csv)
     test = folds.loc[folds["split"] == "test", ["case", "fold", "group"]].copy()
     if test.empty:
         raise InputError(f"{folds_csv}: no row with split 'test'")
     repeated = sorted(test.loc[test["case"].duplicated(), "case"].unique())
     if repeated:
         raise InputError(f"{folds_csv}: case(s) in more than one test split: {repeated}")
-    test["fold"] = test["fold"].astype(int)
-    test["group"] = test["group"].fillna("")
     return test.sort_values(["fold", "case"]).reset_index(drop=True)
 
 

@@ -13,8 +13,12 @@ Splits are by case, so the ED and ES frames (and all slices) of a patient always
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+from dmr.errors import DatasetError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 FOLD_COLUMNS: tuple[str, ...] = ("fold", "case", "group", "split")
@@ -130,3 +134,30 @@ def make_folds(
                 split = "train"
             rows.append((fold, case_ids[position], group_text[position], split))
     return pd.DataFrame(rows, columns=list(FOLD_COLUMNS))
+
+
+def read_folds(folds_csv: str | Path) -> pd.DataFrame:
+    """The fold manifest written by :func:`make_folds`, checked once for every later step.
+
+    Returns the ``fold, case, group, split`` rows with ``fold`` as int, ``case`` as str and an
+    unknown ``group`` as "". Raises ``DatasetError`` naming the file for a missing or unreadable
+    file, missing columns, or split values other than train / val / test.
+    """
+    folds_csv = Path(folds_csv)
+    if not folds_csv.is_file():
+        raise DatasetError(f"{folds_csv}: folds file not found")
+    try:
+        folds = pd.read_csv(folds_csv, dtype={"case": str, "group": str, "split": str})
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DatasetError(f"{folds_csv}: unreadable folds file ({exc})") from exc
+    missing = [c for c in FOLD_COLUMNS if c not in folds.columns]
+    if missing:
+        raise DatasetError(f"{folds_csv}: missing column(s) {missing}; has {list(folds.columns)}")
+    unknown = sorted(set(folds["split"].dropna()) - set(SPLITS)) + (
+        ["(empty)"] if folds["split"].isna().any() else []
+    )
+    if unknown:
+        raise DatasetError(f"{folds_csv}: split values {unknown} outside {list(SPLITS)}")
+    folds["fold"] = folds["fold"].astype(int)
+    folds["group"] = folds["group"].fillna("")
+    return folds[list(FOLD_COLUMNS)]

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from dmr.checkpoint import load_checkpoint
 from dmr.errors import DatasetError, InputError
+from dmr.folds import read_folds
 from dmr.io import atomic_dir, write_csv, write_image
 from dmr.models import ModelConfig, build_model_from_config
 from dmr.postprocess import largest_component_per_label, majority_vote
@@ -272,12 +273,7 @@ def _load_regularized(checkpoint: Path, device: torch.device) -> nn.Module | Non
 
 
 def _read_test_cases(folds_csv: Path) -> dict[int, list[str]]:
-    if not folds_csv.is_file():
-        raise DatasetError(f"{folds_csv}: folds file not found")
-    folds = pd.read_csv(folds_csv, dtype={"case": str, "split": str})
-    missing = {"fold", "case", "split"} - set(folds.columns)
-    if missing:
-        raise DatasetError(f"{folds_csv}: missing column(s) {sorted(missing)}")
+    folds = read_folds(folds_csv)
     test = folds[folds["split"] == "test"]
     return {int(k): rows["case"].tolist() for k, rows in test.groupby("fold", sort=True)}
 
