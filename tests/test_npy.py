@@ -50,3 +50,9 @@ def test_concatenate_streams_chunks_in_order(tmp_path: Path) -> None:
         chunks.append(tmp_path / f"c{i}.npy")
     assert concatenate_npy(chunks, tmp_path / "all.npy") == 5
     np.testing.assert_array_equal(np.load(tmp_path / "all.npy")[:, 0], [0, 0, 2, 2, 2])
+
+
+def test_concatenate_refuses_a_chunk_of_another_dtype(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", np.zeros((2, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"a\.npy: rows \(3,\) float32, expected \(3,\) uint8"):
+        concatenate_npy([tmp_path / "a.npy"], tmp_path / "out.npy", np.uint8)

@@ -125,16 +125,20 @@ class NpyRowWriter:
             self._file.close()
 
 
-def concatenate_npy(chunks: list[Path], target: Path) -> int:
+def concatenate_npy(chunks: list[Path], target: Path, dtype: np.dtype | None = None) -> int:
     """Concatenate ``.npy`` chunks along the first axis into ``target``, one chunk in memory at a
-    time; returns the number of rows."""
+    time; returns the number of rows. With ``dtype``, every chunk must have exactly that dtype."""
     readers = [NpyRowReader(chunk) for chunk in chunks]
     if not readers:
         raise ValueError(f"{target}: nothing to concatenate")
-    row_shape, dtype = readers[0].shape[1:], readers[0].dtype
+    row_shape = readers[0].shape[1:]
+    dtype = readers[0].dtype if dtype is None else np.dtype(dtype)
     for reader in readers:
         if reader.shape[1:] != row_shape or reader.dtype != dtype:
-            raise ValueError(f"{reader.path}: shape/dtype differ from {readers[0].path}")
+            raise ValueError(
+                f"{reader.path}: rows {reader.shape[1:]} {reader.dtype}, expected "
+                f"{row_shape} {dtype}"
+            )
     total = sum(len(r) for r in readers)
     with NpyRowWriter(target, (total, *row_shape), dtype) as writer:
         for reader in readers:

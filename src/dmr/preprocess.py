@@ -36,7 +36,7 @@ from dmr.distance import class_distance_maps
 from dmr.errors import DatasetError
 from dmr.io import atomic_dir, write_csv, write_json
 from dmr.labels import FORMAT_STRUCTURES, label_values_for
-from dmr.npy import NpyRowReader, concatenate_npy
+from dmr.npy import concatenate_npy
 from dmr.regions import slice_regions
 
 log = logging.getLogger(__name__)
@@ -343,11 +343,7 @@ def _preprocess_case(
 def _concatenate_chunks(chunks: list[Path], target: Path, dtype: np.dtype) -> int:
     """Concatenate .npy chunks along axis 0 into ``target`` (streamed, see ``dmr.npy``); delete
     the chunks."""
-    for chunk in chunks:
-        found = NpyRowReader(chunk).dtype
-        if found != dtype:
-            raise RuntimeError(f"{chunk}: dtype {found}, expected {dtype}")
-    n = concatenate_npy(chunks, target)
+    n = concatenate_npy(chunks, target, dtype)
     for chunk in chunks:
         chunk.unlink()
     return n
