@@ -86,10 +86,6 @@ def model_dirs(dataset, model):
     ]
 
 
-def acdc_like_datasets():
-    return [d for d in DATASETS if config["datasets"][d]["format"] == "acdc"]
-
-
 def table2_dataset():
     name = config["tables"]["table2_dataset"]
     if name not in DATASETS:
