@@ -63,6 +63,26 @@ def test_schema_rejects_bad_config(change: dict, message: str, tmp_path: Path) -
     assert message in run.stdout + run.stderr
 
 
+@pytest.mark.parametrize("reuse", [True, False])
+def test_memory_switches_reach_training_and_inference_jobs(reuse: bool, tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    config["training"] |= {"reuse_freed_memory": reuse, "checkpoint_activations": not reuse}
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    run = _snakemake("-n", "-p", "--configfile", str(configfile), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    # Snakemake 9 prints "Shell command: dmr ..." for each job.
+    commands = [
+        line.partition("Shell command: ")[2] for line in (run.stdout + run.stderr).splitlines()
+    ]
+    jobs = [c for c in commands if c.startswith(("dmr train ", "dmr predict-cv "))]
+    assert {c.split()[1] for c in jobs} == {"train", "predict-cv"}
+    reuse_flag = "--reuse-freed-memory" if reuse else "--no-reuse-freed-memory"
+    assert all(reuse_flag in c.split() for c in jobs)
+    recompute_flag = "--no-checkpoint-activations" if reuse else "--checkpoint-activations"
+    assert all(recompute_flag in c.split() for c in jobs if c.startswith("dmr train "))
+
+
 def test_snakefiles_are_formatted() -> None:
     files = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
     run = subprocess.run(

@@ -201,6 +201,23 @@ def _cmd_folds(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- training
+def _add_reuse_freed_memory(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--reuse-freed-memory",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="let glibc's malloc keep freed tensor memory for reuse: CPU steps up to 1.4x "
+        "faster, peak memory ~1 GiB higher at 256 px (%(default)s)",
+    )
+
+
+def _apply_reuse_freed_memory(args: argparse.Namespace) -> None:
+    if args.reuse_freed_memory:
+        from dmr.allocator import reuse_freed_memory
+
+        reuse_freed_memory()
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train one model on one fold")
     p.add_argument("--preprocessed", required=True, type=Path)
@@ -238,6 +255,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="recompute full-resolution blocks in the backward pass: ~half the activation "
         "memory, same results (%(default)s)",
     )
+    _add_reuse_freed_memory(p)
     p.add_argument(
         "--ckpt-dir", required=True, type=Path, help="per-epoch resume checkpoints (kept)"
     )
@@ -248,6 +266,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     from dmr.train import TrainConfig, train
 
+    _apply_reuse_freed_memory(args)
     cfg = TrainConfig(
         preprocessed=args.preprocessed,
         augmented=args.augmented,
@@ -289,12 +308,14 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, help="3-D short-axis image (.nii/.nii.gz)")
     p.add_argument("-o", "--output", required=True, type=Path, help="label map to write")
     p.add_argument("--device", default="auto")
+    _add_reuse_freed_memory(p)
     p.set_defaults(handler=_cmd_predict)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from dmr.predict import predict_file
 
+    _apply_reuse_freed_memory(args)
     predict_file(args.model, args.input, args.output, device=args.device)
     return 0
 
@@ -312,12 +333,14 @@ def _add_predict_cv(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--timing", type=Path, help="CSV of inference ms per volume to write")
     p.add_argument("-o", "--output", required=True, type=Path, help="prediction folder")
+    _add_reuse_freed_memory(p)
     p.set_defaults(handler=_cmd_predict_cv)
 
 
 def _cmd_predict_cv(args: argparse.Namespace) -> int:
     from dmr.predict import predict_cross_validation
 
+    _apply_reuse_freed_memory(args)
     predict_cross_validation(
         args.format,
         args.path,

@@ -27,9 +27,14 @@ rule predict_cv:
         raw=raw_path,
         models="results/{dataset}/models/{model}",
         device=config["training"]["device"],
+        reuse=(
+            "--reuse-freed-memory"
+            if config["training"]["reuse_freed_memory"]
+            else "--no-reuse-freed-memory"
+        ),
     shell:
         "dmr predict-cv --format {params.fmt} {params.raw} --folds {input.folds} "
-        "--models {params.models} --device {params.device} --threads {threads} "
+        "--models {params.models} --device {params.device} --threads {threads} {params.reuse} "
         "--timing {output.timing} -o {output.predictions} > {log} 2>&1"
 
 

@@ -44,6 +44,11 @@ rule train:
             if train_cfg(w)["checkpoint_activations"]
             else "--no-checkpoint-activations"
         ),
+        reuse=lambda w: (
+            "--reuse-freed-memory"
+            if train_cfg(w)["reuse_freed_memory"]
+            else "--no-reuse-freed-memory"
+        ),
     shell:
         "dmr train --preprocessed {params.pre} --augmented {params.aug} "
         "--folds {input.folds} --fold {wildcards.fold} --arch {params.arch} "
@@ -51,5 +56,5 @@ rule train:
         "--threshold {params.threshold} --width {params.width} --epochs {params.epochs} "
         "--batch-size {params.batch} --lr {params.lr} --lr-decay {params.decay} "
         "--seed {params.seed} --device {params.device} --threads {threads} {params.amp} "
-        "{params.recompute} "
+        "{params.recompute} {params.reuse} "
         "--ckpt-dir {params.ckpt} -o {params.outdir} > {log} 2>&1"
