@@ -15,7 +15,8 @@ learned task weights); then the validation set is read the same way, with a no-g
 (``dmr.train.evaluate``) on its first ``--val-steps`` batches. A complete epoch of compute at
 256 px takes hours on a small CPU; ``--train-steps all`` runs exactly ``train_one_epoch`` and
 ``evaluate`` over the whole fold (GPU or many cores). The child also records its VmRSS/VmHWM at
-checkpoints, which says which phase set the peak.
+checkpoints, which says which phase set the peak. Like ``dmr train``, the child lets glibc's
+malloc reuse freed tensor memory (``dmr.allocator``) unless ``--no-reuse-freed-memory`` is given.
 
 Run on demand (never in the test suite), e.g.::
 
@@ -239,7 +240,11 @@ def epoch_variant(train_steps: str) -> str:
 
 
 def stage_epoch(spec: DatasetSpec, args: argparse.Namespace) -> StageResult:
-    tag = f"epoch_{args.train_steps}steps" + ("_recompute" if args.checkpoint_activations else "")
+    tag = (
+        f"epoch_{args.train_steps}steps"
+        + ("_recompute" if args.checkpoint_activations else "")
+        + ("_reuse" if args.reuse_freed_memory else "")
+    )
     report = args.work / spec.name / f"{tag}_report.json"
     report.unlink(missing_ok=True)
     command = [
@@ -267,6 +272,7 @@ def stage_epoch(spec: DatasetSpec, args: argparse.Namespace) -> StageResult:
         "--report",
         str(report),
         *(["--checkpoint-activations"] if args.checkpoint_activations else []),
+        "--reuse-freed-memory" if args.reuse_freed_memory else "--no-reuse-freed-memory",
     ]
     status, peak, wall = measured(command, args.work / "logs" / f"{spec.name}_{tag}.log", args.nice)
     details = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else {}
@@ -286,6 +292,8 @@ def stage_epoch(spec: DatasetSpec, args: argparse.Namespace) -> StageResult:
     variant = epoch_variant(args.train_steps)
     if args.checkpoint_activations:
         variant += ", activation checkpointing"
+    if args.reuse_freed_memory:  # rows without this suffix ran with glibc's malloc defaults
+        variant += ", malloc reuse"
     return StageResult(
         spec.name,
         "epoch",
@@ -326,6 +334,7 @@ def run_epoch_child(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    from dmr.allocator import reuse_freed_memory
     from dmr.data import SliceDataset, build_datasets, iterate_batches, read_fold
     from dmr.losses import build_loss
     from dmr.models import build_model, enable_activation_checkpointing
@@ -346,6 +355,8 @@ def run_epoch_child(args: argparse.Namespace) -> int:
         )
 
     checkpoint("start (torch imported)")
+    if args.reuse_freed_memory:
+        reuse_freed_memory()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     seed_everything(0)
@@ -576,6 +587,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="train with dmr.models.enable_activation_checkpointing (training."
         "checkpoint_activations in the config)",
+    )
+    parser.add_argument(
+        "--reuse-freed-memory",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="let glibc's malloc keep freed memory, as `dmr train` does by default "
+        "(training.reuse_freed_memory) (%(default)s)",
     )
     parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -7,6 +7,12 @@ counted with ``torch.utils.flop_counter.FlopCounterMode``. The float32 matmul pe
 machine is measured in the same run (large ``torch.mm``, same thread count), so the achieved
 FLOP/s are reported as a fraction of it. On CUDA, bf16-autocast training images/s are added.
 
+At the paper's image sizes (256 px ACDC, 192 px LVSC) it also turns images/s into minutes per
+training epoch of the paper's setting and prints them beside the paper's Table I (Titan Xp).
+
+Like ``dmr train``, it first lets glibc's malloc reuse freed tensor memory
+(``dmr.allocator``); ``--no-reuse-freed-memory`` measures with glibc's defaults instead.
+
 Times are the best of the timed steps (the median is reported beside it): on a CPU shared with
 other jobs the best step is what the code achieves, and the peak is likewise the best of several
 matmul measurements taken through the run.
@@ -34,6 +40,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from dmr.allocator import reuse_freed_memory
 from dmr.io import write_json
 from dmr.losses import build_loss
 from dmr.models import ARCHITECTURES, build_model, count_parameters
@@ -41,6 +48,38 @@ from dmr.models import ARCHITECTURES, build_model, count_parameters
 LOG = logging.getLogger("train_throughput")
 MODEL_NAMES = tuple(f"{arch}-{variant}" for variant in ("base", "dmr") for arch in ARCHITECTURES)
 NUM_CLASSES = 4
+
+#: Paper Table I, training minutes per epoch on an NVIDIA Titan Xp.
+PAPER_TITAN_XP_MIN_PER_EPOCH: dict[str, dict[str, float]] = {
+    "segnet-base": {"acdc": 2.49, "lvsc": 14.91},
+    "usegnet-base": {"acdc": 2.41, "lvsc": 14.49},
+    "unet-base": {"acdc": 2.65, "lvsc": 15.50},
+    "segnet-dmr": {"acdc": 4.44, "lvsc": 20.57},
+    "usegnet-dmr": {"acdc": 4.84, "lvsc": 19.03},
+    "unet-dmr": {"acdc": 4.85, "lvsc": 21.16},
+}
+
+
+@dataclass(frozen=True)
+class PaperEpoch:
+    """Images in one training epoch of the paper's setting (paper II.E): 80 % of the labelled
+    slices, each with its augmented copies. Slice counts are the public datasets' (approximate)."""
+
+    dataset: str
+    labelled_slices: int
+    augmented_copies: int
+
+    @property
+    def images(self) -> int:
+        return round(0.8 * self.labelled_slices * (1 + self.augmented_copies))
+
+
+#: By image size: ACDC is cropped to 256 px (~1,902 ED + ES slices of 100 studies, 4 copies),
+#: LVSC to 192 px (~19,000 slices of every frame, 2 copies).
+PAPER_EPOCHS: dict[int, PaperEpoch] = {
+    256: PaperEpoch("acdc", 1902, 4),
+    192: PaperEpoch("lvsc", 19000, 2),
+}
 
 
 @dataclass
@@ -63,6 +102,13 @@ class Result:
     #: other jobs' load than the fraction against the run's best peak.
     local_peak_gflops: float = math.nan
     train_fraction_of_local_peak: float = math.nan
+    #: At a paper image size: that dataset, its epoch's images, minutes per epoch at the measured
+    #: float32 (and bf16) speed, and the paper's Titan Xp minutes.
+    epoch_dataset: str | None = None
+    epoch_images: int | None = None
+    train_min_per_epoch: float | None = None
+    train_min_per_epoch_bf16: float | None = None
+    paper_titan_xp_min_per_epoch: float | None = None
 
 
 def synchronize(device: torch.device) -> None:
@@ -194,6 +240,7 @@ def benchmark_model(
 
     train_flops_per_image = train_flops / args.batch
     infer_flops_per_image = infer_flops / args.batch
+    epoch = PAPER_EPOCHS.get(size)
     return Result(
         model=name,
         size=size,
@@ -209,7 +256,23 @@ def benchmark_model(
         infer_fraction_of_peak=math.nan,
         infer_ms_per_image_with_regularizer=infer_with_regularizer_ms,
         train_images_per_s_bf16=bf16_images_per_s,
+        **(epoch_minutes(name, epoch, args.batch / train_s, bf16_images_per_s) if epoch else {}),
     )
+
+
+def epoch_minutes(
+    name: str, epoch: PaperEpoch, images_per_s: float, bf16_images_per_s: float | None
+) -> dict[str, object]:
+    """Minutes per epoch of the paper's setting at these speeds, beside the paper's Table I."""
+    return {
+        "epoch_dataset": epoch.dataset,
+        "epoch_images": epoch.images,
+        "train_min_per_epoch": epoch.images / images_per_s / 60,
+        "train_min_per_epoch_bf16": (
+            epoch.images / bf16_images_per_s / 60 if bf16_images_per_s else None
+        ),
+        "paper_titan_xp_min_per_epoch": PAPER_TITAN_XP_MIN_PER_EPOCH[name][epoch.dataset],
+    }
 
 
 def with_fractions(result: Result, peak: float, local_peak: float) -> Result:
@@ -228,9 +291,10 @@ def with_fractions(result: Result, peak: float, local_peak: float) -> Result:
 def markdown_table(results: list[Result]) -> str:
     header = (
         "| model | px | params (M) | train img/s (median) | train GFLOP/img | train % peak "
-        "| % local peak | infer ms/img | infer % peak | infer ms/img with DMR | bf16 train img/s |"
+        "| % local peak | infer ms/img | infer % peak | infer ms/img with DMR | bf16 train img/s "
+        "| min/epoch (fp32, bf16) | paper Titan Xp min/epoch |"
     )
-    lines = [header, "|" + "---|" * 11]
+    lines = [header, "|" + "---|" * 13]
     for r in results:
         with_dmr = (
             f"{r.infer_ms_per_image_with_regularizer:.1f}"
@@ -238,13 +302,20 @@ def markdown_table(results: list[Result]) -> str:
             else ""
         )
         bf16 = f"{r.train_images_per_s_bf16:.1f}" if r.train_images_per_s_bf16 is not None else ""
+        minutes = paper = ""
+        if r.train_min_per_epoch is not None:
+            minutes = f"{r.train_min_per_epoch:.1f}"
+            if r.train_min_per_epoch_bf16 is not None:
+                minutes += f", {r.train_min_per_epoch_bf16:.1f}"
+            minutes += f" ({r.epoch_dataset}, {r.epoch_images:,} img)"
+            paper = f"{r.paper_titan_xp_min_per_epoch:.2f}"
         lines.append(
             f"| {r.model} | {r.size} | {r.parameters / 1e6:.2f} | {r.train_images_per_s:.2f} "
             f"({r.train_images_per_s_median:.2f}) "
             f"| {r.train_gflop_per_image:.2f} | {100 * r.train_fraction_of_peak:.0f} % "
             f"| {100 * r.train_fraction_of_local_peak:.0f} % "
             f"| {r.infer_ms_per_image:.1f} | {100 * r.infer_fraction_of_peak:.0f} % "
-            f"| {with_dmr} | {bf16} |"
+            f"| {with_dmr} | {bf16} | {minutes} | {paper} |"
         )
     return "\n".join(lines)
 
@@ -263,6 +334,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--threads", type=int, default=None, help="CPU threads (default: torch's default)"
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (%(default)s)")
+    parser.add_argument(
+        "--reuse-freed-memory",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="raise glibc's malloc thresholds like `dmr train` does (%(default)s)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0 or args.batch < 1:
@@ -273,6 +350,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     args = parse_args(argv)
+    reused = reuse_freed_memory() if args.reuse_freed_memory else False
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -301,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"float32 matmul peak: {peak / 1e9:.1f} GFLOP/s (best of {len(peaks)} measurements), "
         f"{torch.get_num_threads()} threads, load average before {load_before[0]:.2f}, "
-        f"after {os.getloadavg()[0]:.2f}\n"
+        f"after {os.getloadavg()[0]:.2f}, malloc reuses freed memory: {reused}\n"
     )
     print(table)
     if args.out is not None:
@@ -311,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
                 "device": str(device),
                 "threads": torch.get_num_threads(),
                 "torch": torch.__version__,
+                "reuse_freed_memory": reused,
                 "matmul_peak_gflops": peak / 1e9,
                 "matmul_peak_measurements_gflops": [p / 1e9 for p in peaks],
                 "load_average_before_and_after": [load_before, list(os.getloadavg())],
