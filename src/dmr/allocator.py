@@ -3,14 +3,15 @@
 Why: glibc serves every allocation above its mmap threshold (dynamic, at most 32 MiB) with fresh
 pages from the kernel and unmaps them again on ``free``. A CPU training step allocates and frees
 its activations and gradients every step (at 256 px, batch 15, width 32: tens of 60-240 MiB
-tensors, ~8 GB in all), so the kernel zeroes and maps gigabytes of fresh pages per step. Measured
-on a 2-core CPU (``benchmarks/train_throughput.py``): DMR-U-Net at 256 px trains at 66 % of the
-matmul peak with glibc's defaults and at 86-94 % with the thresholds raised here; inference goes
-from 165 to 115 ms per image.
+tensors, ~8 GB in all), so the kernel zeroes and maps gigabytes of fresh pages per step.
+Measured on a 2-core CPU (``benchmarks/train_throughput.py``): the six networks at 256 px train
+at 58-76 % of the matmul peak with glibc's defaults (it varies with the VM's memory state) and
+at 87-92 % with the thresholds raised here.
 
-The price is resident memory: the heap keeps its high-water mark and fragments, so peak RSS of
-that 256 px step rises by about 1 GiB (more with activation checkpointing, whose recomputation
-interleaves allocations; see docs/architecture.md). Hence a switch (``--no-reuse-freed-memory``,
+The price is resident memory: the heap keeps its high-water mark and fragments (glibc 2.36 cannot
+fit a 64-byte-aligned request into the exact hole its predecessor left), so the peak RSS of a
+DMR-U-Net training step rises by 0.8 GiB at 192 px and 1.2-1.9 GiB at 256 px
+(benchmarks/README.md). Hence a switch (``--no-reuse-freed-memory``,
 ``training.reuse_freed_memory: false``) for machines where memory, not time, is short.
 
 PyTorch exposes no caching allocator for CPU tensors and the usual fix (LD_PRELOAD of jemalloc or
