@@ -200,7 +200,7 @@ def _cmd_folds(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- training
+# --------------------------------------------------------------------------- torch jobs' options
 def _add_reuse_freed_memory(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--reuse-freed-memory",
@@ -218,6 +218,7 @@ def _apply_reuse_freed_memory(args: argparse.Namespace) -> None:
         reuse_freed_memory()
 
 
+# --------------------------------------------------------------------------- training
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train one model on one fold")
     p.add_argument("--preprocessed", required=True, type=Path)
