@@ -409,7 +409,7 @@ def run_epoch_child(args: argparse.Namespace) -> int:
         ):
             if number < n_train_steps:
                 step_started = time.perf_counter()
-                result = train_step(model, loss_fn, optimizer, batch_tensors, device)
+                result, _ = train_step(model, loss_fn, optimizer, batch_tensors, device)
                 float(result.total.detach())  # synchronise, as train_one_epoch does
                 step_seconds.append(time.perf_counter() - step_started)
                 if number == n_train_steps - 1:

@@ -67,6 +67,11 @@ def test_training_learns_and_writes_loadable_outputs(folders, tmp_path):
     # Predicting every pixel as one class scores a foreground Dice below 0.1 on these slices.
     assert history["val_dice"].max() > 0.5
     assert history["lr"].iloc[1] == pytest.approx(3e-3 * 0.99)
+    # The distance decoder learns: validation MAD falls; Dice losses are 1 - Dice in [0, 1].
+    assert history["val_mad"].iloc[-1] < 0.8 * history["val_mad"].iloc[0]
+    assert (history["val_dice_loss"] == 1.0 - history["val_dice"]).all()
+    assert history["train_dice_loss"].between(0.0, 1.0).all()
+    assert history["train_dice_loss"].iloc[-1] < history["train_dice_loss"].iloc[0]
 
     bundle = load(cfg.output / "model.pt")
     checkpoint = load(cfg.output / "checkpoint.pt")
@@ -173,3 +178,12 @@ def test_cli_train_smoke(folders, tmp_path):
         ]
     )
     assert status == 1
+
+
+def test_base_model_history_has_nan_distance_columns(folders, tmp_path):
+    cfg = config(folders, tmp_path, loss="ce", model_name="unet-base", epochs=1)
+    train(cfg)
+    history = pd.read_csv(cfg.output / "history.csv")
+    assert list(history.columns) == list(HISTORY_COLUMNS)
+    assert history["val_mad"].isna().all() and history["train_mad"].isna().all()
+    assert history["val_dice_loss"].notna().all() and history["train_dice_loss"].notna().all()

@@ -43,8 +43,11 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "train_loss",
     "train_ce",
     "train_mad",
+    "train_dice_loss",
     "val_loss",
     "val_dice",
+    "val_dice_loss",
+    "val_mad",
     "sigma_ce",
     "sigma_mad",
     "weight_ce",
@@ -174,10 +177,12 @@ def train_step(
     device: torch.device,
     amp_dtype: torch.dtype | None = None,
     scaler: torch.amp.GradScaler | None = None,
-) -> Any:
-    """One optimiser step on one batch; returns the batch's ``LossOutput``."""
+) -> tuple[Any, torch.Tensor]:
+    """One optimiser step on one batch; returns the batch's ``LossOutput`` and the confusion
+    matrix of its (pre-step) predictions."""
     optimizer.zero_grad(set_to_none=True)
-    result, _, _ = _loss_on_batch(model, loss_fn, batch, device, amp_dtype)
+    result, logits, labels = _loss_on_batch(model, loss_fn, batch, device, amp_dtype)
+    counts = confusion_matrix(logits.detach(), labels)
     if scaler is not None:  # fp16 needs loss scaling; bf16 and fp32 do not
         scaler.scale(result.total).backward()
         scaler.step(optimizer)
@@ -185,7 +190,7 @@ def train_step(
     else:
         result.total.backward()
         optimizer.step()
-    return result
+    return result, counts
 
 
 def confusion_matrix(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -221,20 +226,25 @@ def evaluate(
     device: torch.device,
     amp_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
-    """No-grad pass over ``dataset``: mean loss per slice, pooled mean foreground Dice and the
-    loss module's current sigmas/weights."""
+    """No-grad pass over ``dataset``: mean loss and distance-map MAD per slice (NaN for base
+    models), pooled mean foreground Dice (and its Dice loss, 1 - Dice, for Fig. S4) and the loss
+    module's current sigmas/weights."""
     model.eval()
     loss_fn.eval()
-    total, n_slices, confusion, last = 0.0, 0, None, None
+    total, mad, n_slices, confusion, last = 0.0, 0.0, 0, None, None
     for batch in iterate_batches(dataset, batch_size, shuffle=False):
         last, logits, labels = _loss_on_batch(model, loss_fn, batch, device, amp_dtype)
         total += float(last.total) * len(batch[0])
+        mad += float(last.mad) * len(batch[0])
         n_slices += len(batch[0])
         counts = confusion_matrix(logits, labels)
         confusion = counts if confusion is None else confusion + counts
+    val_dice = mean_foreground_dice(confusion)
     return {
         "val_loss": total / n_slices,
-        "val_dice": mean_foreground_dice(confusion),
+        "val_dice": val_dice,
+        "val_dice_loss": 1.0 - val_dice,
+        "val_mad": mad / n_slices,
         "sigma_ce": last.sigma_ce,
         "sigma_mad": last.sigma_mad,
         "weight_ce": last.weight_ce,
@@ -256,21 +266,26 @@ def train_one_epoch(
     scaler: torch.amp.GradScaler | None = None,
     description: str = "",
 ) -> dict[str, float]:
-    """Train steps over a shuffled pass of ``dataset``; returns per-slice mean losses."""
+    """Train steps over a shuffled pass of ``dataset``; returns per-slice mean losses and the
+    Dice loss (1 - pooled mean foreground Dice) of the training batches' predictions, the
+    quantity the paper plots in Fig. S4 because cross-entropy is hard to read."""
     model.train()
     loss_fn.train()
     sums = {"train_loss": 0.0, "train_ce": 0.0, "train_mad": 0.0}
     n_slices = 0
+    confusion = None
     n_batches = math.ceil(len(dataset) / batch_size)
     batches = iterate_batches(dataset, batch_size, shuffle=True, seed=seed, epoch=epoch)
     for batch in tqdm(batches, total=n_batches, desc=description, file=sys.stderr, leave=False):
-        result = train_step(model, loss_fn, optimizer, batch, device, amp_dtype, scaler)
+        result, counts = train_step(model, loss_fn, optimizer, batch, device, amp_dtype, scaler)
         size = len(batch[0])
         sums["train_loss"] += float(result.total.detach()) * size
         sums["train_ce"] += float(result.ce) * size
         sums["train_mad"] += float(result.mad) * size
         n_slices += size
-    return {k: v / n_slices for k, v in sums.items()}
+        confusion = counts if confusion is None else confusion + counts
+    means = {k: v / n_slices for k, v in sums.items()}
+    return means | {"train_dice_loss": 1.0 - mean_foreground_dice(confusion)}
 
 
 # --------------------------------------------------------------------------- state
@@ -434,7 +449,7 @@ def train(cfg: TrainConfig) -> None:
                 "loss": _cpu_state(loss_fn),
             }
         log.info(
-            "epoch %d/%d  loss %.4f (ce %.4f mad %.4f)  val loss %.4f dice %.4f  "
+            "epoch %d/%d  loss %.4f (ce %.4f mad %.4f)  val loss %.4f dice %.4f mad %.4g  "
             "sigma ce %.3g mad %.3g  lr %.3g  %.1f s",
             epoch + 1,
             cfg.epochs,
@@ -443,6 +458,7 @@ def train(cfg: TrainConfig) -> None:
             row["train_mad"],
             row["val_loss"],
             row["val_dice"],
+            row["val_mad"],
             row["sigma_ce"],
             row["sigma_mad"],
             lr,
