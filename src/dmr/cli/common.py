@@ -1,0 +1,38 @@
+"""What several ``dmr`` subcommands share: choices, option helpers and JSON parsing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from dmr.errors import DmrError
+
+FORMATS = ("acdc", "lvsc")
+ARCHS = ("segnet", "usegnet", "unet")
+
+
+def parse_json_object(text: str, option: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DmrError(f"{option}: not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise DmrError(f"{option}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def add_reuse_freed_memory(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--reuse-freed-memory",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="let glibc's malloc keep freed tensor memory for reuse: CPU steps at 256 px "
+        "1.15-1.4x faster, peak memory up to ~2 GiB higher (%(default)s)",
+    )
+
+
+def apply_reuse_freed_memory(args: argparse.Namespace) -> None:
+    if args.reuse_freed_memory:
+        from dmr.allocator import reuse_freed_memory
+
+        reuse_freed_memory()

@@ -1,0 +1,89 @@
+"""``dmr train``: one model on one fold."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dmr.cli.common import ARCHS, add_reuse_freed_memory, apply_reuse_freed_memory
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one model on one fold")
+    p.add_argument("--preprocessed", required=True, type=Path)
+    p.add_argument("--augmented", type=Path, help="output of `dmr augment` (optional)")
+    p.add_argument("--folds", required=True, type=Path, help="folds.csv")
+    p.add_argument("--fold", required=True, type=int)
+    p.add_argument("--arch", required=True, choices=ARCHS)
+    p.add_argument("--model-name", required=True, help="name recorded in outputs, e.g. unet-dmr")
+    p.add_argument("--loss", choices=("ce", "dmr"), default="ce", help="(%(default)s)")
+    p.add_argument(
+        "--weighting",
+        choices=("learned", "fixed"),
+        default="learned",
+        help="task weighting of the dmr loss (%(default)s)",
+    )
+    p.add_argument("--threshold", type=float, default=250.0, help="distance map T in pixels")
+    p.add_argument("--width", type=int, default=32, help="channels of the first level")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=15)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-decay", type=float, default=0.99, help="per-epoch lr factor")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (%(default)s)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for torch (%(default)s)")
+    p.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="mixed precision on CUDA (%(default)s)",
+    )
+    p.add_argument(
+        "--checkpoint-activations",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="recompute full-resolution blocks in the backward pass: ~half the activation "
+        "memory, same results (%(default)s)",
+    )
+    add_reuse_freed_memory(p)
+    p.add_argument(
+        "--ckpt-dir", required=True, type=Path, help="per-epoch resume checkpoints (kept)"
+    )
+    p.add_argument("-o", "--output", required=True, type=Path, help="model folder to write")
+    p.set_defaults(handler=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from dmr.train import TrainConfig, train
+
+    apply_reuse_freed_memory(args)
+    cfg = TrainConfig(
+        preprocessed=args.preprocessed,
+        augmented=args.augmented,
+        folds=args.folds,
+        fold=args.fold,
+        arch=args.arch,
+        model_name=args.model_name,
+        loss=args.loss,
+        weighting=args.weighting,
+        threshold=args.threshold,
+        width=args.width,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        lr_decay=args.lr_decay,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        amp=args.amp,
+        checkpoint_activations=args.checkpoint_activations,
+        ckpt_dir=args.ckpt_dir,
+        output=args.output,
+    )
+    train(cfg)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add this module's subcommands to the ``dmr`` parser."""
+    _add_train(sub)
