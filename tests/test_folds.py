@@ -93,3 +93,32 @@ def test_read_folds_names_the_file_and_the_problem(tmp_path) -> None:
     folds.to_csv(path, index=False)
     with pytest.raises(DatasetError, match=r"split values \['holdout'\]"):
         read_folds(path)
+
+
+def test_paper_protocol_tests_half_the_cases_in_five_disjoint_ten_percent_folds() -> None:
+    cases = _cases()  # 100 cases, 20 per group
+    folds = make_folds(cases, k=5, val_fraction=0.1, seed=0, stratify=True, test_fraction=0.1)
+    tested = folds[folds.split == "test"]
+    assert not tested.case.duplicated().any()  # disjoint test folds
+    assert tested.case.nunique() == 50  # half the cases tested
+    for _, fold in folds.groupby("fold"):
+        counts = fold.split.value_counts()
+        assert (counts["train"], counts["val"], counts["test"]) == (80, 10, 10)
+    # stratified: every group keeps half its cases in a test fold, two per fold
+    assert (tested.groupby("group").size() == 10).all()
+    assert (tested.groupby(["fold", "group"]).size() == 2).all()
+    never_tested = set(cases.case) - set(tested.case)
+    assert all(folds[folds.case.isin(never_tested)].split != "test")
+
+
+def test_default_protocol_is_unchanged_by_the_test_fraction_option() -> None:
+    cases = _cases(n_per_group=6)
+    pd.testing.assert_frame_equal(
+        make_folds(cases, k=3, val_fraction=0.2, seed=7, stratify=True),
+        make_folds(cases, k=3, val_fraction=0.2, seed=7, stratify=True, test_fraction=None),
+    )
+
+
+def test_test_fraction_beyond_disjoint_folds_is_rejected() -> None:
+    with pytest.raises(ValueError, match=r"test_fraction must satisfy .* got 0.3"):
+        make_folds(_cases(), k=5, val_fraction=0.1, seed=0, stratify=True, test_fraction=0.3)

@@ -77,10 +77,16 @@ rule folds:
     params:
         k=lambda w: dataset_cfg(w)["folds"]["k"],
         val=lambda w: dataset_cfg(w)["folds"]["val_fraction"],
+        test=lambda w: (
+            ""
+            if dataset_cfg(w)["folds"]["test_fraction"] is None
+            else f"--test-fraction {dataset_cfg(w)['folds']['test_fraction']}"
+        ),
         seed=lambda w: dataset_cfg(w)["folds"]["seed"],
         stratify=lambda w: (
             "--stratify" if dataset_cfg(w)["folds"]["stratify"] else "--no-stratify"
         ),
     shell:
-        "dmr folds {input.cases} --k {params.k} --val-fraction {params.val} --seed {params.seed} "
+        "dmr folds {input.cases} --k {params.k} --val-fraction {params.val} {params.test} "
+        "--seed {params.seed} "
         "{params.stratify} -o {output.folds} > {log} 2>&1"

@@ -74,6 +74,13 @@ def _add_folds(sub: argparse._SubParsersAction) -> None:
     p.add_argument("cases", type=Path, help="cases.csv written by `dmr preprocess`")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=None,
+        help="cases per test fold as a fraction of all cases (the paper: 0.1, so five folds "
+        "test half the cases); default: the test folds partition every case",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--stratify",
@@ -95,6 +102,7 @@ def _cmd_folds(args: argparse.Namespace) -> int:
         pd.read_csv(args.cases),
         k=args.k,
         val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
         seed=args.seed,
         stratify=args.stratify,
     )
