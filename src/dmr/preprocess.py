@@ -2,10 +2,13 @@
 
 Per volume, in this order:
 
+0. take the volume's grid in the canonical in-plane orientation (:mod:`dmr.orientation`: the same
+   voxels with the in-plane axes permuted/flipped towards the patient's +x/+y), so that every
+   format and storage order gives the network the same view of the same anatomy;
 1. resample in-plane to ``spacing`` mm with linear interpolation (``sitk.Resample``); the slice
-   thickness, the number of slices and the direction are kept, and the in-plane field of view
-   (pixel edges) is kept too: the origin moves by half the change of pixel size, so that the new
-   grid is centred on the old one instead of drifting by up to half a pixel;
+   thickness, the number of slices and the (canonical) direction are kept, and the in-plane field
+   of view (pixel edges) is kept too: the origin moves by half the change of pixel size, so that
+   the new grid is centred on the old one instead of drifting by up to half a pixel;
 2. clip intensities at the ``clip_percentile`` percentile (upper tail: bright fat and flow
    artefacts) and z-score them, both with statistics of the whole resampled volume, so that the
    normalisation does not depend on the crop size;
@@ -37,6 +40,7 @@ from dmr.errors import DatasetError
 from dmr.io import atomic_dir, write_csv, write_json
 from dmr.labels import FORMAT_STRUCTURES, label_values_for
 from dmr.npy import concatenate_npy
+from dmr.orientation import canonical_grid, grid_of
 from dmr.regions import slice_regions
 
 log = logging.getLogger(__name__)
@@ -77,13 +81,16 @@ class SliceGeometry:
     """Everything needed to map network-grid slices back to the original image grid.
 
     Sizes, spacings and origins are in SimpleITK (x, y, z) order; ``direction`` is the row-major
-    3x3 direction matrix shared by all grids. ``crop_offset`` (x, y): network pixel ``i`` is
-    resampled pixel ``i + offset`` (negative = zero-padding before the image).
+    3x3 direction matrix of the resampled and network grids (the canonical orientation,
+    :mod:`dmr.orientation`), ``original_direction`` that of the original image. ``crop_offset``
+    (x, y): network pixel ``i`` is resampled pixel ``i + offset`` (negative = zero-padding before
+    the image).
     """
 
     original_size: tuple[int, int, int]
     original_spacing: tuple[float, float, float]
     original_origin: tuple[float, float, float]
+    original_direction: tuple[float, ...]
     direction: tuple[float, ...]
     resampled_size: tuple[int, int, int]
     resampled_spacing: tuple[float, float, float]
@@ -114,7 +121,10 @@ class SliceGeometry:
     def original_reference(self) -> sitk.Image:
         """An empty image on the original grid."""
         return _reference_image(
-            self.original_size, self.original_spacing, self.original_origin, self.direction
+            self.original_size,
+            self.original_spacing,
+            self.original_origin,
+            self.original_direction,
         )
 
 
@@ -148,9 +158,9 @@ def _resample(
 
 
 def _geometry_for(image: sitk.Image, params: PreprocessParams) -> SliceGeometry:
-    size = image.GetSize()
-    spacing = image.GetSpacing()
-    direction = image.GetDirection()
+    original = grid_of(image)
+    canonical = canonical_grid(original)
+    size, spacing, direction = canonical.size, canonical.spacing, canonical.direction
     new_spacing = (float(params.spacing), float(params.spacing), float(spacing[2]))
     new_size = (
         max(1, round(size[0] * spacing[0] / params.spacing)),
@@ -161,11 +171,12 @@ def _geometry_for(image: sitk.Image, params: PreprocessParams) -> SliceGeometry:
     half_change = 0.5 * (np.array(new_spacing) - np.array(spacing))
     half_change[2] = 0.0
     matrix = np.array(direction, dtype=float).reshape(3, 3)
-    new_origin = np.array(image.GetOrigin()) + matrix @ half_change
+    new_origin = np.array(canonical.origin) + matrix @ half_change
     return SliceGeometry(
-        original_size=tuple(int(s) for s in size),
-        original_spacing=tuple(float(s) for s in spacing),
-        original_origin=tuple(float(o) for o in image.GetOrigin()),
+        original_size=original.size,
+        original_spacing=original.spacing,
+        original_origin=original.origin,
+        original_direction=original.direction,
         direction=tuple(float(d) for d in direction),
         resampled_size=tuple(int(s) for s in new_size),
         resampled_spacing=new_spacing,
