@@ -92,7 +92,7 @@ def test_good_dataset_passes_and_is_left_untouched(
 
 def test_acdc_report_matches_info_cfg(acdc_root: Path) -> None:
     report = check_dataset("acdc", acdc_root)
-    assert report.groups() == {"MINF": 1, "NOR": 1, "unknown": 1}
+    assert report.groups() == {"MINF": 1, "NOR": 1, "DCM": 1}  # testing/ has Group too
     for case in report.cases:
         cfg = (acdc_root / case["split"] / case["id"] / "Info.cfg").read_text()
         assert f"ED: {case['ed_frame']}\n" in cfg and f"ES: {case['es_frame']}\n" in cfg
@@ -226,6 +226,11 @@ def _lvsc_missing_mask(root: Path) -> tuple[str, ...]:
     return "DET0000101_SA2_ph1.dcm", "missing mask"
 
 
+def _lvsc_missing_consensus_mask(root: Path) -> tuple[str, ...]:
+    (root / "consensus" / "DET0000103" / "DET0000103_SA1_ph0.png").unlink()
+    return "validation/DET0000103/DET0000103_SA1_ph0.dcm", "missing mask"
+
+
 def _lvsc_duplicate_id(root: Path) -> tuple[str, ...]:
     shutil.copytree(root / DET, root / "validation" / DET)
     return "validation/DET0000101", "duplicate case id"
@@ -236,6 +241,7 @@ LVSC_DAMAGE = {
     "mask_not_binary": _lvsc_mask_not_binary,
     "mask_shape": _lvsc_mask_shape,
     "missing_mask": _lvsc_missing_mask,
+    "missing_consensus_mask": _lvsc_missing_consensus_mask,
     "duplicate_id": _lvsc_duplicate_id,
 }
 

@@ -97,9 +97,13 @@ def test_acdc_layout_info_and_labels(acdc: Path) -> None:
             values = set(np.unique(sitk.GetArrayFromImage(label)).tolist())
             assert values == {0, 1, 2, 3}
     assert groups == list(ACDC_GROUPS)  # round-robin: equal numbers per group
+    # The testing split ships Group and references, as the current public release does.
     testing = acdc / "testing" / "patient006"
-    assert "Group" not in _read_info(testing / "Info.cfg")
-    assert not list(testing.glob("*_gt.nii.gz"))
+    info = _read_info(testing / "Info.cfg")
+    assert info["Group"] in ACDC_GROUPS
+    assert {p.name for p in testing.glob("*_gt.nii.gz")} == {
+        f"patient006_frame{f:02d}_gt.nii.gz" for f in (1, int(info["ES"]))
+    }
 
 
 def test_acdc_label_geometry_matches_the_image(acdc: Path) -> None:
@@ -158,7 +162,10 @@ def test_lvsc_layout_tags_geometry_and_masks(lvsc: Path) -> None:
     studies = sorted(p.name for p in lvsc.iterdir() if p.name.startswith("DET"))
     assert studies == ["DET0000101", "DET0000102", "DET0000103"]
     assert [p.name for p in (lvsc / "validation").iterdir()] == ["DET0000104"]
+    # validation images without masks; the masks (the consensus stand-in) in consensus/
     assert not list((lvsc / "validation").rglob("*.png"))
+    dicoms = {p.stem for p in (lvsc / "validation" / "DET0000104").glob("*.dcm")}
+    assert {p.stem for p in (lvsc / "consensus" / "DET0000104").glob("*.png")} == dicoms
     for name in studies:
         files = _lvsc_files(lvsc / name)
         slices = sorted({s for s, _ in files})

@@ -89,10 +89,15 @@ def test_acdc_frame_from_cine_keeps_geometry(acdc_copy: Path) -> None:
     )
 
 
-def test_acdc_testing_split_has_no_labels(acdc_root: Path) -> None:
-    (case,) = read_dataset("acdc", acdc_root, split="testing")
-    assert case.case_id == "patient003"
-    assert case.group is None  # the testing Info.cfg has no Group line
+def test_acdc_testing_split_with_and_without_references(acdc_copy: Path) -> None:
+    (case,) = read_dataset("acdc", acdc_copy, split="testing")
+    assert case.case_id == "patient003" and case.group is not None
+    assert case.labelled_frames == (case.ed_frame, case.es_frame)
+    assert case.load_phase("ES").label is not None
+    # the challenge's original testing release had no references: read, unlabelled
+    for gt in (acdc_copy / "testing" / "patient003").glob("*_gt.nii.gz"):
+        gt.unlink()
+    (case,) = read_dataset("acdc", acdc_copy, split="testing")
     assert case.labelled_frames == ()
     assert case.load_phase("ES").label is None
 
@@ -229,6 +234,22 @@ def test_lvsc_validation_split_without_masks(lvsc_root: Path) -> None:
     assert case.load_phase("ED").label is None
     with pytest.raises(ValueError, match="frame 0 outside"):
         case.load_phase("ES")  # ES cannot be measured without masks
+
+
+def test_lvsc_validation_split_with_its_consensus_masks(lvsc_root: Path) -> None:
+    (case,) = read_dataset(
+        "lvsc", lvsc_root, split="validation", references=lvsc_root / "consensus"
+    )
+    assert case.labelled_frames == tuple(range(1, case.n_frames + 1))
+    frame = case.load_phase("ES")
+    label = sitk.GetArrayFromImage(frame.label)
+    assert set(np.unique(label)) == {0, LV_MYOCARDIUM}
+    assert frame.label.GetSize() == frame.image.GetSize()
+
+
+def test_lvsc_missing_consensus_folder_is_an_error(lvsc_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"consensus images\) not found"):
+        read_dataset("lvsc", lvsc_root, split="validation", references=tmp_path / "none")
 
 
 def test_lvsc_partial_masks_are_an_error(lvsc_copy: Path) -> None:

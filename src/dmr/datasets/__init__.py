@@ -11,18 +11,32 @@ FORMATS: tuple[str, ...] = ("acdc", "lvsc")
 __all__ = ["FORMATS", "Case", "Frame", "read_dataset"]
 
 
-def read_dataset(fmt: str, root: str | Path, split: str = "training") -> list[Case]:
+def read_dataset(
+    fmt: str, root: str | Path, split: str = "training", references: str | Path | None = None
+) -> list[Case]:
     """List the cases of a dataset folder in format ``fmt`` (``acdc`` or ``lvsc``).
+
+    ``split``: ``training`` (both), ``testing`` (ACDC) or ``validation`` (LVSC). ``references``:
+    a folder of reference masks kept apart from the images (LVSC's consensus images of the
+    validation split); ACDC keeps its references beside the images, so it takes none.
 
     Raises ``dmr.errors.DatasetError`` naming the path and the problem when the folder is
     missing or unusable; the message for a missing folder says where to obtain the data.
     """
+    from dmr.errors import DatasetError
+
     if fmt == "acdc":
         from dmr.datasets import acdc
 
+        if references is not None:
+            raise DatasetError(
+                f"{references}: ACDC references are the _gt files beside the images; "
+                "a separate references folder is only used for LVSC"
+            )
         return acdc.read_cases(Path(root), split=split)
     if fmt == "lvsc":
         from dmr.datasets import lvsc
 
-        return lvsc.read_cases(Path(root), split=split)
+        masks_root = None if references is None else Path(references)
+        return lvsc.read_cases(Path(root), split=split, masks_root=masks_root)
     raise ValueError(f"unknown dataset format {fmt!r}; expected one of {FORMATS}")

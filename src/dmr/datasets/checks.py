@@ -24,6 +24,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from dmr.datasets import acdc, lvsc
+from dmr.datasets.lvsc import CONSENSUS_FOLDER
 from dmr.errors import DatasetError
 from dmr.geometry import geometry_mismatch
 from dmr.labels import LABEL_VALUES, LV_MYOCARDIUM
@@ -359,13 +360,17 @@ def _check_lvsc_frame(checker: _Checker, files: lvsc.StudyFiles, frame: int) -> 
     return _LvscFrameFacts(image, cavity, label_values)
 
 
-def _check_lvsc_study(checker: _Checker, study_dir: Path, split: str) -> None:
+def _check_lvsc_study(
+    checker: _Checker, study_dir: Path, split: str, mask_dir: Path | None = None
+) -> None:
     try:
-        files = lvsc.index_study_files(study_dir)
+        files = lvsc.index_study_files(study_dir, mask_dir)
     except DatasetError as exc:
         checker.problem(str(exc))
         return
-    structural = lvsc.study_problems(files, require_masks=split == "training")
+    structural = lvsc.study_problems(
+        files, require_masks=split == "training" or mask_dir is not None
+    )
     for message in structural:
         checker.problem(message)
     if not files.dicoms:
@@ -398,6 +403,9 @@ def _check_lvsc(checker: _Checker, root: Path) -> None:
     folders = [(root, "training")]
     if (root / "validation").is_dir():
         folders.append((root / "validation", "validation"))
+    # Consensus masks of the validation split kept under the root (the phantoms' layout) are
+    # checked with their studies; a consensus folder elsewhere is checked when it is read.
+    consensus = root / CONSENSUS_FOLDER
     seen: dict[str, Path] = {}
     for folder, split in folders:
         for study_dir in lvsc.list_study_dirs(folder):
@@ -407,7 +415,10 @@ def _check_lvsc(checker: _Checker, root: Path) -> None:
                 )
             seen.setdefault(study_dir.name, study_dir)
             log.debug("checking %s", study_dir)
-            _check_lvsc_study(checker, study_dir, split)
+            mask_dir = (
+                consensus / study_dir.name if split == "validation" and consensus.is_dir() else None
+            )
+            _check_lvsc_study(checker, study_dir, split, mask_dir)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -5,7 +5,8 @@ myocardium mask (PNG, {0, 255} or {0, 1}) for every DICOM::
 
     <root>/DETnnnnnnn/DETnnnnnnn_SA{slice}_ph{phase}.dcm    slice 1-based, phase 0-based
     <root>/DETnnnnnnn/DETnnnnnnn_SA{slice}_ph{phase}.png
-    <root>/validation/DETnnnnnnn/...                          split "validation"
+    <root>/validation/DETnnnnnnn/...                          split "validation" (DICOMs)
+    <masks_root>/DETnnnnnnn/DETnnnnnnn_SA{slice}_ph{phase}.png    its consensus (CS*) masks
 
 Indices are not zero-padded and extensions may be upper case; other files are ignored. Frame
 ``f`` (1-based, as everywhere in this project) is phase ``f - 1``.
@@ -75,6 +76,10 @@ ORIENTATION_TOLERANCE = 1e-3
 
 #: Accepted value sets of a binary mask.
 BINARY_MASK_VALUES: tuple[frozenset[int], ...] = (frozenset({0, 1}), frozenset({0, 255}))
+
+#: Folder under the dataset root where the phantoms (and, by convention, users) keep the
+#: validation split's consensus (CS*) masks; any other folder can be configured.
+CONSENSUS_FOLDER = "consensus"
 
 #: ``es_frame`` of a study without masks (ES cannot be measured; see the module docstring).
 UNKNOWN_FRAME = 0
@@ -148,26 +153,37 @@ def list_study_dirs(folder: Path) -> list[Path]:
     )
 
 
-def index_study_files(study_dir: Path) -> StudyFiles:
+def _index_folder(folder: Path, study_id: str, extension: str) -> dict[SliceKey, Path]:
+    files: dict[SliceKey, Path] = {}
+    for path in sorted(folder.iterdir()):
+        m = _SLICE_FILE.match(path.name)
+        if m is None or m.group(1) != study_id or not path.is_file():
+            continue
+        if m.group(4).lower() != extension:
+            continue
+        key = (int(m.group(2)), int(m.group(3)))
+        if key in files:
+            raise DatasetError(
+                f"{folder}: two files for slice {key[0]} phase {key[1]}: "
+                f"{files[key].name} and {path.name}"
+            )
+        files[key] = path
+    return files
+
+
+def index_study_files(study_dir: Path, mask_dir: Path | None = None) -> StudyFiles:
     """Sort a study folder's files into DICOMs and masks by (slice, phase).
 
     Only files named after the folder's own study id count. Two files for one key (``SA1`` beside
-    ``SA01``, or ``.dcm`` beside ``.DCM``) are an error, since either could be meant.
+    ``SA01``, or ``.dcm`` beside ``.DCM``) are an error, since either could be meant. With
+    ``mask_dir`` (the validation split's consensus images, kept apart from the download), masks
+    are taken from there instead of the study folder; a missing ``mask_dir`` means no masks.
     """
-    dicoms: dict[SliceKey, Path] = {}
-    masks: dict[SliceKey, Path] = {}
-    for path in sorted(study_dir.iterdir()):
-        m = _SLICE_FILE.match(path.name)
-        if m is None or m.group(1) != study_dir.name or not path.is_file():
-            continue
-        key = (int(m.group(2)), int(m.group(3)))
-        role = dicoms if m.group(4).lower() == "dcm" else masks
-        if key in role:
-            raise DatasetError(
-                f"{study_dir}: two files for slice {key[0]} phase {key[1]}: "
-                f"{role[key].name} and {path.name}"
-            )
-        role[key] = path
+    dicoms = _index_folder(study_dir, study_dir.name, "dcm")
+    if mask_dir is None:
+        masks = _index_folder(study_dir, study_dir.name, "png")
+    else:
+        masks = _index_folder(mask_dir, study_dir.name, "png") if mask_dir.is_dir() else {}
     return StudyFiles(study_id=study_dir.name, folder=study_dir, dicoms=dicoms, masks=masks)
 
 
@@ -387,9 +403,12 @@ def load_frame(files: StudyFiles, frame: int) -> Frame:
     return Frame(frame=frame, image=image, label=masks_to_label(masks, image))
 
 
-def read_case(study_dir: Path) -> Case:
-    """One study: file index and ED/ES now (reads the masks), image data on demand."""
-    files = index_study_files(study_dir)
+def read_case(study_dir: Path, mask_dir: Path | None = None) -> Case:
+    """One study: file index and ED/ES now (reads the masks), image data on demand.
+
+    ``mask_dir``: a folder of this study's masks outside the study folder (consensus images).
+    """
+    files = index_study_files(study_dir, mask_dir)
     problems = study_problems(files, require_masks=False)
     if problems:
         raise DatasetError("; ".join(problems))
@@ -417,15 +436,25 @@ def read_case(study_dir: Path) -> Case:
     )
 
 
-def read_cases(root: Path, split: str = "training") -> list[Case]:
-    """List the studies of one LVSC split, sorted by study id; frames load lazily."""
+def read_cases(root: Path, split: str = "training", masks_root: Path | None = None) -> list[Case]:
+    """List the studies of one LVSC split, sorted by study id; frames load lazily.
+
+    ``masks_root``: a folder holding one ``DETnnnnnnn/`` folder of masks per study, named like the
+    training masks (``DETnnnnnnn_SA{slice}_ph{phase}.png``): the challenge's consensus (CS*)
+    myocardium of the validation split, which is distributed apart from the images.
+    """
     root = Path(root)
     folder = study_root(root, split)
+    if masks_root is not None and not Path(masks_root).is_dir():
+        raise DatasetError(
+            f"{masks_root}: folder of LVSC reference masks (consensus images) not found"
+        )
     study_dirs = list_study_dirs(folder)
     if not study_dirs:
         raise DatasetError(f"{folder}: no DETnnnnnnn study folders. " + missing_root_message(root))
     cases = []
     for number, study_dir in enumerate(study_dirs, start=1):
-        cases.append(read_case(study_dir))
+        mask_dir = None if masks_root is None else Path(masks_root) / study_dir.name
+        cases.append(read_case(study_dir, mask_dir))
         log.debug("listed LVSC study %s (%d/%d)", study_dir.name, number, len(study_dirs))
     return cases

@@ -10,6 +10,7 @@ import numpy as np
 import SimpleITK as sitk
 from PIL import Image
 
+from dmr.datasets.lvsc import CONSENSUS_FOLDER
 from dmr.labels import LV_MYOCARDIUM
 
 if TYPE_CHECKING:
@@ -70,13 +71,12 @@ def _cast(images: np.ndarray, dtype: str) -> np.ndarray:
     return np.clip(np.rint(images), 0, info.max).astype(dtype)
 
 
-def _acdc_info(case: PhantomCase, rng: np.random.Generator, testing: bool) -> str:
+def _acdc_info(case: PhantomCase, rng: np.random.Generator) -> str:
     height = float(np.clip(round(rng.normal(171.0, 9.0)), 150, 198))
     bmi = float(np.clip(rng.normal(26.0, 4.0), 18.0, 40.0))
     weight = float(round(bmi * (height / 100.0) ** 2))
-    lines = ["ED: 1", f"ES: {case.es_frame}"]
-    if not testing:
-        lines.append(f"Group: {case.heart.group}")
+    # The current public release ships Group and the references of its testing split too.
+    lines = ["ED: 1", f"ES: {case.es_frame}", f"Group: {case.heart.group}"]
     lines += [f"Height: {height:.1f}", f"NbFrame: {case.images.shape[0]}", f"Weight: {weight:.1f}"]
     return "\n".join(lines) + "\n"
 
@@ -90,20 +90,23 @@ def write_acdc_case(
     seed: int,
     rng: np.random.Generator,
 ) -> None:
-    """``training|testing/patientNNN/`` with Info.cfg, the 4-D cine and ED/ES frames (+ ``_gt``)."""
+    """``training|testing/patientNNN/`` with Info.cfg, the 4-D cine and ED/ES frames + ``_gt``.
+
+    The testing split gets its references too, as in the current public ACDC release (the
+    challenge's original testing release had none; ``dmr`` handles both).
+    """
     name = f"patient{number:03d}"
     folder = root / ("testing" if testing else "training") / name
     folder.mkdir(parents=True)
-    (folder / "Info.cfg").write_text(_acdc_info(case, rng, testing), encoding="utf-8")
+    (folder / "Info.cfg").write_text(_acdc_info(case, rng), encoding="utf-8")
     images = _cast(case.images, case.dtype)
     sitk.WriteImage(_volume(images, case), str(folder / f"{name}_4d.nii.gz"), useCompression=True)
     for frame in (1, case.es_frame):
         stem = folder / f"{name}_frame{frame:02d}"
         sitk.WriteImage(_volume(images[frame - 1], case), f"{stem}.nii.gz", useCompression=True)
-        if not testing:
-            sitk.WriteImage(
-                _volume(case.labels[frame - 1], case), f"{stem}_gt.nii.gz", useCompression=True
-            )
+        sitk.WriteImage(
+            _volume(case.labels[frame - 1], case), f"{stem}_gt.nii.gz", useCompression=True
+        )
 
 
 def _slice_numbering(n_slices: int, rng: np.random.Generator) -> np.ndarray:
@@ -129,10 +132,15 @@ def write_lvsc_case(
     seed: int,
     rng: np.random.Generator,
 ) -> None:
-    """``DETnnnnnnn/`` (or ``validation/DETnnnnnnn/``): one DICOM + one PNG mask per slice/phase."""
+    """``DETnnnnnnn/``: one DICOM + one PNG mask per slice/phase. A validation study's DICOMs go
+    to ``validation/DETnnnnnnn/`` and its masks, standing for the challenge's consensus (CS*)
+    images, to ``consensus/DETnnnnnnn/`` under the same names (the layout
+    :func:`dmr.datasets.lvsc.read_cases` reads with ``masks_root``)."""
     study = f"DET{100 + number:07d}"
     folder = (root / "validation" / study) if testing else (root / study)
+    mask_folder = (root / CONSENSUS_FOLDER / study) if testing else folder
     folder.mkdir(parents=True)
+    mask_folder.mkdir(parents=True, exist_ok=True)
     geo = case.geometry
     images = _cast(case.images, case.dtype)
     n_frames, n_slices = images.shape[:2]
@@ -179,6 +187,5 @@ def write_lvsc_case(
             stem = folder / f"{study}_SA{sa}_ph{t}"
             writer.SetFileName(f"{stem}.dcm")
             writer.Execute(image)
-            if not testing:
-                mask = np.where(case.labels[t, k] == LV_MYOCARDIUM, 255, 0).astype(np.uint8)
-                Image.fromarray(mask).save(f"{stem}.png")
+            mask = np.where(case.labels[t, k] == LV_MYOCARDIUM, 255, 0).astype(np.uint8)
+            Image.fromarray(mask).save(mask_folder / f"{study}_SA{sa}_ph{t}.png")
