@@ -44,6 +44,18 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 #: Columns identifying one model's evaluation in every cross-validation table.
 ID_COLUMNS: tuple[str, ...] = ("dataset", "model", "arch", "variant", "fold", "case", "group")
+#: Columns of the per-slice table after the identifying ones.
+SLICE_COLUMNS: tuple[str, ...] = (
+    "phase",
+    "structure",
+    "slice",
+    "region",
+    "tp",
+    "fp",
+    "fn",
+    "tn",
+    "dice",
+)
 
 _NIFTI_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii")
 
@@ -308,27 +320,13 @@ def evaluate_cross_validation(
     metrics = pd.DataFrame(
         metric_rows, columns=[*ID_COLUMNS, "phase", "structure", *METRIC_COLUMNS]
     )
-    slices = pd.DataFrame(
-        slice_rows,
-        columns=[
-            *ID_COLUMNS,
-            "phase",
-            "structure",
-            "slice",
-            "region",
-            "tp",
-            "fp",
-            "fn",
-            "tn",
-            "dice",
-        ],
-    )
+    slices = pd.DataFrame(slice_rows, columns=[*ID_COLUMNS, *SLICE_COLUMNS])
     return EvaluationResult(
-        metrics=metrics, slices=slices, clinical=_clinical_table(metrics, density)
+        metrics=metrics, slices=slices, clinical=clinical_table(metrics, density)
     )
 
 
-def _clinical_table(metrics: pd.DataFrame, density: float) -> pd.DataFrame:
+def clinical_table(metrics: pd.DataFrame, density: float) -> pd.DataFrame:
     """Clinical indices of every case with the identifying columns of the metric table."""
     indices = clinical_indices(metrics, density=density)
     ids = metrics[list(ID_COLUMNS)].drop_duplicates("case")

@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from dmr.cli import data, evaluate, predict, preprocess, tables, train
+from dmr.cli import data, evaluate, predict, preprocess, splits, tables, train
 from dmr.errors import DmrError
 
 log = logging.getLogger("dmr")
@@ -25,6 +25,7 @@ _STAGES: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     train.register,
     predict.register,
     evaluate.register,
+    splits.register,
     tables.register,
 )
 

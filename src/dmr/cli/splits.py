@@ -1,0 +1,135 @@
+"""``dmr predict-split`` and ``dmr metrics-split``: K-fold ensembles on whole dataset splits
+(held-out test sets, Tables III and V; cross-dataset evaluation, Table VI)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dmr.cli.common import FORMATS, add_reuse_freed_memory, apply_reuse_freed_memory
+from dmr.errors import DmrError
+
+SPLITS = ("training", "testing", "validation")
+FRAMES = ("ed_es", "labelled", "all")
+
+
+def _add_split_source(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", required=True, choices=FORMATS, help="format of the raw data")
+    p.add_argument("path", type=Path, help="raw dataset root")
+    p.add_argument("--split", default="training", choices=SPLITS, help="(%(default)s)")
+    p.add_argument(
+        "--references",
+        type=Path,
+        help="folder of reference masks kept apart from the images (LVSC consensus images)",
+    )
+    p.add_argument(
+        "--frames",
+        default="ed_es",
+        choices=FRAMES,
+        help="ED and ES of every case, every frame with a reference, or every frame (%(default)s)",
+    )
+
+
+def _add_predict_split(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict-split",
+        help="segment every case of a split with the majority vote of the fold models",
+    )
+    _add_split_source(p)
+    p.add_argument(
+        "--models",
+        required=True,
+        nargs="+",
+        type=Path,
+        help="model folder(s) holding fold*/model.pt; every fold model votes",
+    )
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=1)
+    add_reuse_freed_memory(p)
+    p.add_argument("-o", "--output", required=True, type=Path, help="prediction folder")
+    p.set_defaults(handler=_cmd_predict_split)
+
+
+def _cmd_predict_split(args: argparse.Namespace) -> int:
+    from dmr.predict_split import predict_split
+
+    apply_reuse_freed_memory(args)
+    predict_split(
+        args.format,
+        args.path,
+        split=args.split,
+        models=args.models,
+        output=args.output,
+        frames=args.frames,
+        references=args.references,
+        device=args.device,
+        threads=args.threads,
+    )
+    return 0
+
+
+def _add_metrics_split(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "metrics-split",
+        help="paper metrics of a split's ensemble predictions against its references",
+    )
+    _add_split_source(p)
+    p.add_argument("--predictions", required=True, type=Path, help="folder of predict-split")
+    p.add_argument("--dataset", required=True, help="dataset column, e.g. acdc or acdc_to_lvsc")
+    p.add_argument("--model", required=True, help="model name {arch}-{variant}")
+    p.add_argument(
+        "--train-format",
+        choices=FORMATS,
+        help="format the model was trained on: only the structures both formats annotate are "
+        "scored (cross-dataset evaluation)",
+    )
+    p.add_argument(
+        "--roi-margin-mm",
+        type=float,
+        help="also count TP/FP/FN/TN per slice inside the LVSC challenge's region of interest",
+    )
+    p.add_argument("--density", type=float, default=1.06, help="myocardium g/cm^3")
+    p.add_argument("--slices", required=True, type=Path, help="per-slice CSV to write")
+    p.add_argument("--clinical", required=True, type=Path, help="clinical indices CSV to write")
+    p.add_argument("--status", required=True, type=Path, help="status JSON to write")
+    p.add_argument("-o", "--output", required=True, type=Path, help="metrics CSV to write")
+    p.set_defaults(handler=_cmd_metrics_split)
+
+
+def _cmd_metrics_split(args: argparse.Namespace) -> int:
+    from dmr.evaluate_split import evaluate_split, shared_structures
+    from dmr.io import write_csv, write_json
+
+    structures = None
+    if args.train_format:
+        structures = shared_structures(args.train_format, args.format)
+        if not structures:
+            raise DmrError(
+                f"formats {args.train_format} and {args.format} annotate no common structure"
+            )
+    result = evaluate_split(
+        args.format,
+        args.path,
+        split=args.split,
+        predictions=args.predictions,
+        dataset=args.dataset,
+        model=args.model,
+        frames=args.frames,
+        references=args.references,
+        structures=structures,
+        roi_margin_mm=args.roi_margin_mm,
+        density=args.density,
+    )
+    write_csv(args.output, result.metrics)
+    write_csv(args.slices, result.slices)
+    write_csv(args.clinical, result.clinical)
+    write_json(args.status, result.status)
+    if not result.status["references"]:
+        print(f"{args.path} ({args.split}): {result.status['reason']}; nothing was scored")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add this module's subcommands to the ``dmr`` parser."""
+    _add_predict_split(sub)
+    _add_metrics_split(sub)
