@@ -16,6 +16,8 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/heldout.smk"
+include: "workflow/rules/cross.smk"
 include: "workflow/rules/tables.smk"
 
 

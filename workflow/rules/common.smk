@@ -27,6 +27,8 @@ _check_models()
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    train="|".join(DATASETS),
+    test="|".join(DATASETS),
     model="|".join(MODELS),
     fold=r"\d+",
 
@@ -45,16 +47,24 @@ def is_phantom(name):
 
 def raw_path(wildcards):
     """Where the raw data of a dataset live: generated phantoms or the user's download."""
-    if is_phantom(wildcards.dataset):
-        return f"resources/{wildcards.dataset}"
-    return config["datasets"][wildcards.dataset]["path"]
+    return raw_path_of(wildcards.dataset)
 
 
 def raw_inputs(wildcards):
     """Phantom datasets depend on their generator rule; real data are read-only inputs outside the DAG
     (`dmr check-data` reports a missing download with where to obtain it)."""
-    if is_phantom(wildcards.dataset):
-        return rules.phantoms.output.root
+    return raw_inputs_of(wildcards.dataset)
+
+
+def raw_path_of(name):
+    if is_phantom(name):
+        return f"resources/{name}"
+    return config["datasets"][name]["path"]
+
+
+def raw_inputs_of(name):
+    if is_phantom(name):
+        return f"resources/{name}"
     return []
 
 
@@ -95,6 +105,84 @@ def table2_dataset():
     return name
 
 
+# --------------------------------------------------------------------------- held-out test sets
+HELDOUT_DEFAULTS = {
+    "acdc": {"split": "testing", "frames": "ed_es"},
+    "lvsc": {"split": "validation", "frames": "labelled"},
+}
+
+
+def heldout_cfg(name):
+    """The dataset's `heldout` settings with the format's defaults filled in."""
+    cfg = dict(config["datasets"][name]["heldout"])
+    fmt = config["datasets"][name]["format"]
+    for key, value in HELDOUT_DEFAULTS[fmt].items():
+        if cfg.get(key) is None:
+            cfg[key] = value
+    if cfg.get("references") is None and fmt == "lvsc":
+        cfg["references"] = f"{raw_path_of(name)}/consensus"
+    return cfg
+
+
+def heldout_datasets():
+    return [d for d in DATASETS if config["datasets"][d]["heldout"]["enabled"]]
+
+
+def heldout_models(name):
+    models = heldout_cfg(name)["models"]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise ValueError(
+            f"config datasets.{name}.heldout.models: {unknown} are not in models {MODELS}"
+        )
+    return models
+
+
+def heldout_outputs():
+    return [
+        f"results/{d}/heldout/metrics/{m}.csv"
+        for d in heldout_datasets()
+        for m in heldout_models(d)
+    ]
+
+
+# --------------------------------------------------------------------------- cross-dataset
+def shared_structures(train, test):
+    """Structures annotated by both datasets' formats (dmr.labels.FORMAT_STRUCTURES)."""
+    from dmr.labels import FORMAT_STRUCTURES
+
+    fmt_train = config["datasets"][train]["format"]
+    fmt_test = config["datasets"][test]["format"]
+    return [s for s in FORMAT_STRUCTURES[fmt_test] if s in FORMAT_STRUCTURES[fmt_train]]
+
+
+def cross_pairs():
+    """Every ordered pair of distinct datasets whose formats share a structure."""
+    if not config["cross"]["enabled"]:
+        return []
+    return [
+        (a, b) for a in DATASETS for b in DATASETS if a != b and shared_structures(a, b)
+    ]
+
+
+def cross_models():
+    models = config["cross"]["models"]
+    if models is None:
+        return [m for m in MODELS if m.partition("-")[2] in ("base", "dmr")]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise ValueError(f"config cross.models: {unknown} are not in models {MODELS}")
+    return models
+
+
+def cross_outputs():
+    return [
+        f"results/cross/{a}_to_{b}/metrics/{m}.csv"
+        for a, b in cross_pairs()
+        for m in cross_models()
+    ]
+
+
 def final_outputs():
     """Every final product of the DAG, built from config (datasets x models x folds)."""
     outputs = []
@@ -102,6 +190,8 @@ def final_outputs():
         outputs.append(f"results/{d}/data_check.json")
         outputs.append(figure_name(d))
         outputs += [f"results/{d}/metrics/{m}.csv" for m in MODELS]
+    outputs += heldout_outputs()
+    outputs += cross_outputs()
     outputs += expand("results/tables/table1.{ext}", ext=("csv", "md", "tex"))
     if config["tables"].get("table2_dataset"):
         outputs += expand("results/tables/table2a.{ext}", ext=("csv", "md", "tex"))

@@ -1,0 +1,60 @@
+# Cross-dataset evaluation (Table VI): the K fold models of {model} trained on {train} predict
+# every case (ED and ES) of {test} by majority vote; the structures both formats annotate are
+# scored (ACDC x LVSC: the myocardium).
+
+
+rule predict_cross:
+    input:
+        lambda w: raw_inputs_of(w.test),
+        models=lambda w: [f"{d}/model.pt" for d in model_dirs(w.train, w.model)],
+    output:
+        predictions=directory(
+            "results/cross/{train}_to_{test}/predictions/{model}/volumes"
+        ),
+    log:
+        "results/logs/cross/{train}_to_{test}/predict_{model}.log",
+    benchmark:
+        "results/benchmarks/cross/{train}_to_{test}/predict_{model}.tsv"
+    conda:
+        "../../envs/dmr.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        gpu=1 if wants_cuda() else 0,
+        mem_mb=4096,
+    params:
+        fmt=lambda w: config["datasets"][w.test]["format"],
+        raw=lambda w: raw_path_of(w.test),
+        models="results/{train}/models/{model}",
+        device=config["training"]["device"],
+    shell:
+        "dmr predict-split --format {params.fmt} {params.raw} --split training --frames ed_es "
+        "--models {params.models} --device {params.device} --threads {threads} "
+        "-o {output.predictions} > {log} 2>&1"
+
+
+rule metrics_cross:
+    input:
+        lambda w: raw_inputs_of(w.test),
+        predictions=rules.predict_cross.output.predictions,
+    output:
+        metrics="results/cross/{train}_to_{test}/metrics/{model}.csv",
+        slices="results/cross/{train}_to_{test}/metrics/slices/{model}.csv",
+        clinical="results/cross/{train}_to_{test}/metrics/clinical/{model}.csv",
+        status="results/cross/{train}_to_{test}/metrics/{model}.status.json",
+    log:
+        "results/logs/cross/{train}_to_{test}/metrics_{model}.log",
+    benchmark:
+        "results/benchmarks/cross/{train}_to_{test}/metrics_{model}.tsv"
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        fmt=lambda w: config["datasets"][w.test]["format"],
+        train_fmt=lambda w: config["datasets"][w.train]["format"],
+        raw=lambda w: raw_path_of(w.test),
+        density=config["evaluation"]["myocardial_density"],
+    shell:
+        "dmr metrics-split --format {params.fmt} {params.raw} --split training --frames ed_es "
+        "--predictions {input.predictions} --dataset {wildcards.train}_to_{wildcards.test} "
+        "--model {wildcards.model} --train-format {params.train_fmt} "
+        "--density {params.density} --slices {output.slices} --clinical {output.clinical} "
+        "--status {output.status} -o {output.metrics} > {log} 2>&1"

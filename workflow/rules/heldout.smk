@@ -1,0 +1,71 @@
+# Held-out test sets: ACDC testing/ (Table III) and the LVSC validation split scored against its
+# consensus images (Table V), each predicted by a model's K-fold majority vote.
+
+
+def heldout_flags(wildcards):
+    cfg = heldout_cfg(wildcards.dataset)
+    flags = f"--split {cfg['split']} --frames {cfg['frames']}"
+    if cfg["references"] is not None:
+        flags += f" --references {cfg['references']}"
+    return flags
+
+
+rule predict_heldout:
+    input:
+        raw_inputs,
+        models=lambda w: [f"{d}/model.pt" for d in model_dirs(w.dataset, w.model)],
+    output:
+        predictions=directory("results/{dataset}/heldout/predictions/{model}/volumes"),
+    log:
+        "results/logs/{dataset}/heldout/predict_{model}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/heldout/predict_{model}.tsv"
+    conda:
+        "../../envs/dmr.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        gpu=1 if wants_cuda() else 0,
+        mem_mb=4096,
+    params:
+        fmt=dataset_format,
+        raw=raw_path,
+        split=heldout_flags,
+        models="results/{dataset}/models/{model}",
+        device=config["training"]["device"],
+    shell:
+        "dmr predict-split --format {params.fmt} {params.raw} {params.split} "
+        "--models {params.models} --device {params.device} --threads {threads} "
+        "-o {output.predictions} > {log} 2>&1"
+
+
+rule metrics_heldout:
+    input:
+        raw_inputs,
+        predictions=rules.predict_heldout.output.predictions,
+    output:
+        metrics="results/{dataset}/heldout/metrics/{model}.csv",
+        slices="results/{dataset}/heldout/metrics/slices/{model}.csv",
+        clinical="results/{dataset}/heldout/metrics/clinical/{model}.csv",
+        status="results/{dataset}/heldout/metrics/{model}.status.json",
+    log:
+        "results/logs/{dataset}/heldout/metrics_{model}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/heldout/metrics_{model}.tsv"
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        fmt=dataset_format,
+        raw=raw_path,
+        split=heldout_flags,
+        roi=lambda w: (
+            f"--roi-margin-mm {heldout_cfg(w.dataset)['roi_margin_mm']}"
+            if dataset_format(w) == "lvsc"
+            else ""
+        ),
+        density=config["evaluation"]["myocardial_density"],
+    shell:
+        "dmr metrics-split --format {params.fmt} {params.raw} {params.split} "
+        "--predictions {input.predictions} --dataset {wildcards.dataset} "
+        "--model {wildcards.model} {params.roi} --density {params.density} "
+        "--slices {output.slices} --clinical {output.clinical} --status {output.status} "
+        "-o {output.metrics} > {log} 2>&1"
