@@ -117,15 +117,18 @@ def weighting_claim(fig6: pd.DataFrame | None) -> Claim:
     if fig6 is None:
         return Claim(name, NOT_RUN, "no Fig. 6 data (results/figures/fig6.csv)")
     verdicts, details = [], []
-    for fixed in fig6[fig6["model"].str.endswith("-dmr_fixed")].itertuples(index=False):
-        learned = fig6[(fig6["dataset"] == fixed.dataset) & (fig6["model"] == f"{fixed.arch}-dmr")]
+    for _, fixed in fig6[fig6["model"].str.endswith("-dmr_fixed")].iterrows():
+        learned = fig6[
+            (fig6["dataset"] == fixed["dataset"]) & (fig6["model"] == f"{fixed['arch']}-dmr")
+        ]
         if learned.empty:
             continue
-        learned_row, fixed_row = learned.iloc[0], pd.Series(fixed._asdict())
-        above = learned_row["ci_low"] > fixed_row["ci_high"]
+        above = learned.iloc[0]["ci_low"] > fixed["ci_high"]
         verdicts.append(above)
         relation = "CI above" if above else "CIs overlap or lower"
-        details.append(f"{fixed.dataset}: {_point(learned_row)} vs {_point(fixed_row)}: {relation}")
+        details.append(
+            f"{fixed['dataset']}: {_point(learned.iloc[0])} vs {_point(fixed)}: {relation}"
+        )
     if not verdicts:
         return Claim(name, NOT_RUN, "Fig. 6 data hold no learned/fixed pair of one network")
     return Claim(name, HOLDS if all(verdicts) else DOES_NOT_HOLD, "; ".join(details))

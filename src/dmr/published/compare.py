@@ -96,9 +96,9 @@ VERDICT_RULES: tuple[str, ...] = (
     "`undefined`: the run wrote the cell but its value is NaN (e.g. a correlation of constant "
     "values).",
     "On phantom data the numbers are not comparable (they stand side by side), but the paper's "
-    "claim is: a DMR cell of Tables II(a), II(b), IV, VI(a), VI(b) gets its direction verdict "
-    "(below); every other cell `not comparable (phantoms)`. A cross-dataset cell is phantom when "
-    "either dataset is.",
+    "claim is: a DMR cell of Tables II(a), II(b), IV, VI(a), VI(b) whose baseline ran too gets "
+    "its direction verdict (below); every other cell `not comparable (phantoms)`. A "
+    "cross-dataset cell is phantom when either dataset is.",
     "`not comparable (hardware)`: Table I's training and inference times (the paper's Titan Xp).",
     "`reproduced` when the published value lies in our 95 % bootstrap CI [ci_low, ci_high] "
     "(with several seeds: the hull of the seeds' CIs and values), widened by half a unit of the "
@@ -120,7 +120,8 @@ _HIGHER_BETTER_SUFFIXES = ("_pct", "_r")
 _LOWER_BETTER_SUFFIXES = ("_mm", "_loa")
 
 
-def _in_printed_unit(frame: pd.DataFrame, source: Path) -> pd.DataFrame:
+def _checked_cells(frame: pd.DataFrame, source: Path) -> pd.DataFrame:
+    """The contract's columns present, keys as text ("" not NaN), numbers as floats."""
     missing = [c for c in CELLS_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(f"{source}: cells table lacks column(s) {missing}")
@@ -161,7 +162,7 @@ def read_cells(paths: Iterable[str | os.PathLike[str]]) -> tuple[pd.DataFrame, l
             raw = pd.read_csv(path, dtype={name: str for name in (*KEY, "marker")})
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not a readable cells CSV ({exc})") from exc
-        frames.append(_in_printed_unit(raw, path))
+        frames.append(_checked_cells(raw, path))
     if not frames:
         empty = pd.DataFrame({name: pd.Series(dtype=str) for name in (*KEY, "marker", "source")})
         for name in _NUMERIC:
@@ -184,7 +185,8 @@ def _combine_seeds(cells: pd.DataFrame) -> pd.DataFrame:
     dups = cells.loc[duplicated]
     if "seed" not in cells.columns or dups.duplicated([*KEY, "seed"]).any():
         first = dups.iloc[0]
-        files = sorted(set(dups.loc[(dups[list(KEY)] == first[list(KEY)]).all(axis=1), "source"]))
+        same_key = (dups[list(KEY)] == first[list(KEY)]).all(axis=1)
+        files = sorted(set(dups.loc[same_key, "source"])) if "source" in dups else ["cells"]
         raise InputError(
             f"{', '.join(files)}: several cells share the key "
             + ", ".join(f"{k}={first[k]!r}" for k in KEY)
@@ -329,9 +331,11 @@ def paper_vs_reproduced(
     """
     roles = dict(roles) if roles is not None else dataset_roles()
     phantoms = set(phantom_datasets)
-    ours = _combine_seeds(cells)
-    ours = ours.assign(
-        reproduced_dataset=ours["dataset"], dataset=ours["dataset"].map(lambda d: roles.get(d, d))
+    ours = _combine_seeds(
+        cells.assign(
+            reproduced_dataset=cells["dataset"],
+            dataset=cells["dataset"].map(lambda d: roles.get(d, d)),
+        )
     )
     columns = [*KEY, "value", "ci_low", "ci_high", "n", "p_value", "marker", "n_seeds"]
     merged = published.merge(
