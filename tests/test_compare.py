@@ -332,6 +332,7 @@ def test_the_cli_writes_csv_and_markdown(tmp_path: Path, capsys: pytest.CaptureF
     out = pd.read_csv(prefix.with_suffix(".csv"), keep_default_na=False)
     assert len(out) == len(load_published())
     assert out["verdict"].value_counts()["reproduced"] == 2
+    assert out.loc[out["verdict"] == "reproduced", "n"].tolist() == ["100", "100"]  # a count
     markdown = prefix.with_suffix(".md").read_text()
     assert "| Table II(a) | 48 | 2 | 0 |" in markdown
     assert "**Learned better than fixed task weights (Fig. 6)**: holds." in markdown

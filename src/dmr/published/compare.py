@@ -352,6 +352,7 @@ def paper_vs_reproduced(
     out["reproduced_marker"] = out["reproduced_marker"].fillna("")
     out["reproduced_dataset"] = out["reproduced_dataset"].fillna("")
     out["n_seeds"] = out["n_seeds"].fillna(0).astype(int)
+    out["n"] = out["n"].round().astype("Int64")  # a count; empty when not run
     out["phantom"] = [_role_is_phantom(role, roles, phantoms) for role in out["dataset"]]
     out["difference"] = out["reproduced"] - out["published"]
     for name in (
