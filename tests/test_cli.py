@@ -23,6 +23,7 @@ SUBCOMMANDS = (
     "evaluate",
     "table1",
     "table2a",
+    "paper-vs-reproduced",
 )
 
 

@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from dmr.cli import data, evaluate, predict, preprocess, splits, tables, train
+from dmr.cli import compare, data, evaluate, predict, preprocess, splits, tables, train
 from dmr.errors import DmrError
 
 log = logging.getLogger("dmr")
@@ -27,6 +27,7 @@ _STAGES: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     evaluate.register,
     splits.register,
     tables.register,
+    compare.register,
 )
 
 
