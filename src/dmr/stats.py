@@ -7,6 +7,7 @@ dropped silently: paired functions drop incomplete pairs and report how many the
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -143,7 +144,9 @@ def bootstrap_statistic_ci(
         if d.size < 2:
             raise ValueError(f"a bootstrap interval needs at least 2 values; got {d.size}")
     batch = max(1, _BOOTSTRAP_BATCH_VALUES // max(d.size for d in data))
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # Degenerate resamples are reported through a NaN interval, not a warning.
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         result = stats.bootstrap(
             tuple(data),
             statistic,
