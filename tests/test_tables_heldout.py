@@ -167,6 +167,8 @@ def test_table3_refuses_single_folds_and_incomplete_published_values(
     metrics, clinical = _heldout()
     with pytest.raises(InputError, match="fold ensemble"):
         table3(metrics.assign(fold=0), clinical, published, None, BOOT)
+    with pytest.raises(InputError, match="no rows of unet-dmr"):
+        table3(metrics.assign(model="unet-base"), clinical, published, None, BOOT)
     without_khened_ef = published[
         ~((published["method"] == "Khened") & (published["quantity"] == "ef_r"))
     ]
@@ -266,7 +268,7 @@ def test_table5_mean_sd_over_slices_sorted_by_jaccard(published: pd.DataFrame) -
 
     notes = " ".join(table.notes)
     assert "counts inside a test ROI" in notes
-    assert "7 slice(s) whose reference has myocardium (1 without excluded)" in notes
+    assert "1 case(s), 1 frame(s): 7 slice(s) whose reference has myocardium (1 without" in notes
     assert "PPV 1" in notes
     assert (
         f"basal {basal.mean():.2f} ({basal.std(ddof=1):.2f}), n = 3 (paper 0.74 (0.15))." in notes

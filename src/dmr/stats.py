@@ -106,6 +106,7 @@ def bootstrap_ci(
         np.mean,
         confidence_level=confidence,
         n_resamples=n_resamples,
+        batch=max(1, _BOOTSTRAP_BATCH_VALUES // data.size),  # same interval, bounded memory
         method="percentile",
         rng=np.random.default_rng(seed),
     )

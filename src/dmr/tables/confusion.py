@@ -189,7 +189,9 @@ def _ours(
 
     ``text`` holds the paper's in-text values, quoted beside our regional Jaccard when present.
     """
-    require_columns(slices, ("dataset", "model", "fold", "region", *_COUNTS), "per-slice table")
+    require_columns(
+        slices, ("dataset", "model", "fold", "case", "region", *_COUNTS), "per-slice table"
+    )
     slices = ensemble_rows(slices, "held-out per-slice table")
     if "structure" in slices.columns:
         slices = slices[slices["structure"].astype(str) == "myo"]
@@ -205,10 +207,12 @@ def _ours(
         cells += new
         if n < len(measures):
             undefined.append(f"{MEASURES[name][0]} {len(measures) - n}")
+    frames = slices[["case", "frame"]].drop_duplicates() if "frame" in slices else slices
     notes = [
-        f"{OUR_LABEL}: fold models combined by majority vote; {int(has_myo.sum())} slice(s) whose "
-        f"reference has myocardium ({int((~has_myo).sum())} without excluded); SD over slices "
-        "(ddof 1)."
+        f"{OUR_LABEL}: fold models combined by majority vote; every slice of "
+        f"{slices['case'].nunique()} case(s), {len(frames)} frame(s): {int(has_myo.sum())} "
+        f"slice(s) whose reference has myocardium ({int((~has_myo).sum())} without excluded); SD "
+        "over slices (ddof 1)."
     ]
     if undefined:
         notes.append(

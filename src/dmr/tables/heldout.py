@@ -127,8 +127,11 @@ class Published:
 
 
 def ensemble_rows(frame: pd.DataFrame, what: str) -> pd.DataFrame:
-    """The held-out model's rows; anything but the fold ensemble (fold -1) is an error."""
+    """The held-out model's rows; anything but its fold ensemble (fold -1) is an error."""
     rows = frame[frame["model"].astype(str) == HELDOUT_MODEL]
+    if rows.empty and len(frame):
+        found = sorted(frame["model"].astype(str).unique())
+        raise InputError(f"{what}: no rows of {HELDOUT_MODEL} (found {found})")
     folds = sorted(set(rows["fold"].astype(int)) - {-1})
     if folds:
         raise InputError(
