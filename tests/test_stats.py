@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from dmr.stats import agreement, bootstrap_ci, significance_marker, wilcoxon_signed_rank
+from dmr.stats import (
+    agreement,
+    bootstrap_ci,
+    bootstrap_statistic_ci,
+    loa_half_width,
+    mean_difference,
+    pearson_r,
+    significance_marker,
+    wilcoxon_signed_rank,
+)
 
 
 def test_wilcoxon_matches_scipy_and_drops_nan_pairs() -> None:
@@ -69,3 +78,40 @@ def test_agreement_on_known_numbers() -> None:
     expected_r = scipy_stats.pearsonr([10, 20, 30, 40], [12, 21, 33, 40]).statistic
     assert out["pearson_r"] == pytest.approx(expected_r)
     assert math.isnan(agreement([1.0, 1.0], [2.0, 3.0])["pearson_r"])
+
+
+def test_bootstrap_statistic_ci_matches_mean_ci_and_pairs_samples() -> None:
+    values = np.random.default_rng(2).normal(0.8, 0.1, 30)
+    # The one-sample path with the mean is the same resampling as bootstrap_ci.
+    low, high = bootstrap_statistic_ci(
+        (values,), lambda x, axis: x.mean(axis=axis), paired=False, n_resamples=500, seed=4
+    )
+    assert (low, high) == pytest.approx(bootstrap_ci(values, n_resamples=500, seed=4))
+    # Paired: a prediction that is the reference plus a constant shift has bias exactly that
+    # shift on every resample only if pairs stay together.
+    reference = np.random.default_rng(3).normal(100, 20, 25)
+    shifted = reference + 2.0 + np.random.default_rng(5).normal(0, 0.01, 25)
+    low, high = bootstrap_statistic_ci((reference, shifted), mean_difference, n_resamples=500)
+    assert 1.98 < low < high < 2.02
+    r_low, r_high = bootstrap_statistic_ci((reference, shifted), pearson_r, n_resamples=500)
+    assert 0.999 < r_low <= r_high <= 1.0
+    loa = bootstrap_statistic_ci((reference, shifted), loa_half_width, n_resamples=500)
+    assert loa == bootstrap_statistic_ci((reference, shifted), loa_half_width, n_resamples=500)
+    with pytest.raises(ValueError, match="NaN"):
+        bootstrap_statistic_ci(([1.0, np.nan, 2.0],), pearson_r, paired=False)
+    with pytest.raises(ValueError, match="length"):
+        bootstrap_statistic_ci(([1.0, 2.0], [1.0, 2.0, 3.0]), pearson_r)
+
+
+def test_vectorised_statistics_match_agreement() -> None:
+    rng = np.random.default_rng(6)
+    reference = rng.normal(60, 10, 40)
+    prediction = reference + rng.normal(1, 4, 40)
+    out = agreement(reference, prediction)
+    assert pearson_r(reference, prediction) == pytest.approx(out["pearson_r"])
+    assert mean_difference(reference, prediction) == pytest.approx(out["bias"])
+    assert loa_half_width(reference, prediction) == pytest.approx(out["loa_half_width"])
+    # Along the last axis of a batch, as scipy's vectorised bootstrap calls them.
+    batch = np.stack([reference, reference[::-1]])
+    assert pearson_r(batch, np.stack([prediction, prediction[::-1]])).shape == (2,)
+    assert np.isnan(pearson_r(np.ones(5), np.arange(5.0)))

@@ -1,4 +1,4 @@
-"""Tables I and II(a) on hand-made inputs laid out like the workflow's outputs."""
+"""Tables I and II(a) and their cells on hand-made inputs laid out like the workflow's outputs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ import pytest
 import torch
 
 from dmr.errors import InputError
-from dmr.tables import Table, table1, table2a, to_latex, to_markdown, write_table
+from dmr.tables import (
+    CELL_COLUMNS,
+    Bootstrap,
+    Table,
+    table1,
+    table2a,
+    to_latex,
+    to_markdown,
+    write_table,
+)
 
 N_CASES = 10
 STRUCTURES = ("rv", "myo", "lv")
@@ -127,6 +136,50 @@ def test_table2a_values_order_markers_and_bold(metrics: pd.DataFrame) -> None:
     assert "unet-dmr_fixed" in notes
 
 
+def test_table2a_cells_carry_values_intervals_and_tests(metrics: pd.DataFrame) -> None:
+    table = table2a(metrics, Bootstrap(n_resamples=499, seed=1))
+    cells = table.cells
+    assert list(cells.columns) == list(CELL_COLUMNS)
+    # One cell per model x phase x metric, in the printed unit.
+    assert len(cells) == 4 * 2 * 4
+    assert set(cells["table"]) == {"IIa"} and set(cells["structure"]) == {"mean"}
+    frame = table.frame.set_index("metric")
+    dice = cells.set_index(["quantity", "phase", "method"]).loc[("dice_pct", "ED", "segnet-dmr")]
+    assert dice["value"] == pytest.approx(frame.loc["Dice (%)", "ED DMR SN"])
+    assert dice["ci_low"] < dice["value"] < dice["ci_high"]
+    assert dice["n"] == N_CASES
+    assert dice["p_value"] == pytest.approx(frame.loc["Dice (%)", "ED DMR SN p"])
+    assert dice["marker"] == "**"
+    # Baselines carry no test; the case whose HD is undefined is left out of n.
+    base = cells[(cells["method"] == "segnet-base") & (cells["quantity"] == "hd_mm")]
+    assert base["p_value"].isna().all() and set(base["marker"]) == {""}
+    assert base.set_index("phase").loc["ED", "n"] == N_CASES  # one structure NaN, case kept
+    # Same seed, same intervals; another seed moves them.
+    again = table2a(metrics, Bootstrap(n_resamples=499, seed=1)).cells
+    pd.testing.assert_frame_equal(cells, again)
+    other = table2a(metrics, Bootstrap(n_resamples=499, seed=2)).cells
+    assert not np.allclose(other["ci_low"], cells["ci_low"], equal_nan=True)
+    notes = " ".join(table.notes)
+    assert "Wilcoxon signed-rank" in notes and "* p < 0.05, ** p < 0.005" in notes
+
+
+def test_undefined_intervals_are_nan_with_a_reason() -> None:
+    boot = Bootstrap(n_resamples=99)
+    assert "n = 1 < 2" in boot.mean([0.7, np.nan]).note
+    constant = boot.mean([0.5, 0.5, 0.5])
+    assert np.isnan(constant.low) and "all values equal" in constant.note
+    # A prediction that is the reference plus a constant: the bias is the same on every
+    # resample, and the correlation is undefined on resamples that draw one pair only.
+    shifted = boot.paired([1.0, 2.0, 3.0], [2.0, 3.0, 4.0], "bias")
+    assert np.isnan(shifted.high) and "same value" in shifted.note
+    r = boot.paired([1.0, 2.0, 3.0], [1.5, 2.0, 3.5], "r")
+    assert np.isnan(r.low) and "undefined on some resamples" in r.note
+    defined = boot.paired(np.arange(30.0), np.arange(30.0) + np.sin(np.arange(30.0)), "r")
+    assert 0.9 < defined.low < defined.high <= 1.0 and defined.note == ""
+    with pytest.raises(ValueError, match="n_resamples"):
+        Bootstrap(n_resamples=0)
+
+
 def test_table2a_rejects_several_datasets_and_duplicates(metrics: pd.DataFrame) -> None:
     other = metrics.copy()
     other["dataset"] = "lvsc"
@@ -156,12 +209,20 @@ def test_plain_table_renders_without_display() -> None:
 
 
 # --------------------------------------------------------------------------- Table I
-def _history(root: Path, dataset: str, model: str, fold: int, seconds: list[float]) -> Path:
+def _history(
+    root: Path,
+    dataset: str,
+    model: str,
+    fold: int,
+    seconds: list[float],
+    precision: str | None = None,
+) -> Path:
     path = root / "results" / dataset / "models" / model / f"fold{fold}" / "history.csv"
     path.parent.mkdir(parents=True)
-    pd.DataFrame({"epoch": range(1, len(seconds) + 1), "seconds": seconds}).to_csv(
-        path, index=False
-    )
+    history = pd.DataFrame({"epoch": range(1, len(seconds) + 1), "seconds": seconds})
+    if precision is not None:
+        history["precision"] = precision
+    history.to_csv(path, index=False)
     return path
 
 
@@ -223,6 +284,33 @@ def test_table1_times_params_and_devices(tmp_path: Path) -> None:
     assert "ACDC test timings measured on: cpu" in notes
     assert "acdc/unet-base width [8]" in notes
     assert "UNet LVSC train" in notes
+    assert "precision" not in notes  # not recorded by these histories
+
+
+def test_table1_cells_and_training_precision(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    histories = [
+        _history(tmp_path, "acdc", "unet-dmr", 0, [60.0, 120.0, 90.0], precision="bf16"),
+        _history(tmp_path, "acdc", "unet-dmr", 1, [150.0], precision="bf16"),
+        _history(tmp_path, "lvsc", "unet-dmr", 0, [600.0]),
+    ]
+    timings = [_timing(tmp_path, "acdc", "unet-dmr", [75.0, 80.0, 85.0], [150.0, 170.0, 160.0])]
+    table = table1(histories, timings, width=4, bootstrap=Bootstrap(n_resamples=199))
+    notes = " ".join(table.notes)
+    assert "ACDC training precision: bf16." in notes
+    assert "LVSC training precision" not in notes
+    cells = table.cells.set_index(["quantity", "dataset"])
+    train = cells.loc[("train_min_per_epoch", "acdc")]
+    assert train["value"] == pytest.approx(1.75) and train["n"] == 4
+    assert train["ci_low"] < 1.75 < train["ci_high"]
+    # One epoch: no interval, and the cell says why.
+    lvsc = cells.loc[("train_min_per_epoch", "lvsc")]
+    assert np.isnan(lvsc["ci_low"]) and "n = 1 < 2" in lvsc["note"]
+    regularized = cells.loc[("test_ms_per_volume_regularized", "acdc")]
+    assert regularized["value"] == pytest.approx(160.0) and regularized["n"] == 3
+    params = cells.loc[("params_test_millions", "")]
+    assert params["note"] == "exact count" and pd.isna(params["n"])
+    assert params["value"] == pytest.approx(table.frame["params_test_millions"].iloc[0])
 
 
 def test_table1_rejects_unexpected_history_layout(tmp_path: Path) -> None:
@@ -242,3 +330,18 @@ def test_cli_table2a(metrics: pd.DataFrame, tmp_path: Path) -> None:
     prefix = tmp_path / "tables" / "table2a"
     assert main(["table2a", "--metrics", *map(str, paths), "--out-prefix", str(prefix)]) == 0
     assert {p.suffix for p in prefix.parent.iterdir()} == {".csv", ".md", ".tex"}
+    cells_path = tmp_path / "stats" / "table2a.csv"
+    args = ["--n-resamples", "99", "--seed", "3", "--cells", str(cells_path)]
+    assert main(["table2a", "--metrics", *map(str, paths), "--out-prefix", str(prefix), *args]) == 0
+    cells = pd.read_csv(cells_path, keep_default_na=False, na_values=[""])
+    assert list(cells.columns) == list(CELL_COLUMNS) and len(cells) == 32
+    assert "99 resamples" in (prefix.parent / "table2a.md").read_text()
+
+
+def test_cli_names_an_unreadable_csv(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from dmr.cli import main
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert main(["table2a", "--metrics", str(empty), "--out-prefix", str(tmp_path / "t")]) == 1
+    assert f"{empty}: not a readable CSV" in capsys.readouterr().err

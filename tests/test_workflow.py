@@ -36,6 +36,8 @@ def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     for rule in ("check_data", "preprocess", "train", "predict_cv", "metrics", "table2a"):
         assert rule in run.stdout
+    for rule in ("table2b", "table4", "table6a", "table6b"):
+        assert rule in run.stdout
 
 
 @pytest.mark.parametrize(
@@ -51,6 +53,8 @@ def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
             {"datasets": {"acdc": {"format": "acdc", "source": "path"}}},
             "'path' is a required property",
         ),
+        ({"tables": {"acdc": "acdc", "lvsc": "nope"}}, "config tables.lvsc: 'nope' is not one of"),
+        ({"stats": {"bootstrap_resamples": 5}}, "5 is less than the minimum of 99"),
     ],
 )
 def test_schema_rejects_bad_config(change: dict, message: str, tmp_path: Path) -> None:
@@ -122,9 +126,11 @@ def test_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_end_to_end_writes_every_table_and_figure(test_run: Path) -> None:
     results = test_run / "results"
-    for name in ("table1", "table2a"):
+    for name in ("table1", "table2a", "table2b", "table4", "table6a", "table6b"):
         for ext in ("csv", "md", "tex"):
             assert (results / "tables" / f"{name}.{ext}").stat().st_size > 0
+        cells = pd.read_csv(results / "stats" / f"{name}.csv")
+        assert len(cells) and {"value", "ci_low", "ci_high", "n", "p_value"} <= set(cells.columns)
     for dataset in ("acdc", "lvsc"):
         assert (results / "figures" / f"phantoms_{dataset}.png").stat().st_size > 10_000
         assert json.loads((results / dataset / "data_check.json").read_text())["ok"] is True

@@ -96,11 +96,19 @@ def model_dirs(dataset, model):
     ]
 
 
-def table2_dataset():
-    name = config["tables"]["table2_dataset"]
-    if name not in DATASETS:
+# ---------------------------------------------------------------------------- paper tables
+# Which config dataset plays the ACDC / LVSC role, which tables are configured, and their inputs.
+# The model whose fold ensemble is scored on the held-out splits (Tables III, V).
+HELDOUT_MODEL = "unet-dmr"
+
+
+def table_role(role):
+    """The config dataset playing the paper's `acdc` or `lvsc` role ('' skips its tables)."""
+    name = config["tables"][role]
+    if name and name not in DATASETS:
         raise ValueError(
-            f"config tables.table2_dataset: {name!r} is not one of {DATASETS}"
+            f"config tables.{role}: {name!r} is not one of {DATASETS} "
+            "(set it to '' to skip the tables of that role)"
         )
     return name
 
@@ -183,6 +191,68 @@ def cross_outputs():
     ]
 
 
+def has_heldout(role):
+    name = table_role(role)
+    return (
+        bool(name)
+        and config["datasets"][name]["heldout"]["enabled"]
+        and HELDOUT_MODEL in heldout_models(name)
+    )
+
+
+def cross_enabled():
+    both = bool(table_role("acdc")) and bool(table_role("lvsc"))
+    return both and config["cross"]["enabled"]
+
+
+def paper_tables():
+    """Names of the paper tables the config asks for (each: results/tables/<name>.*)."""
+    names = ["table1"]
+    if table_role("acdc"):
+        names += ["table2a", "table2b"] + (["table3"] if has_heldout("acdc") else [])
+    if table_role("lvsc"):
+        names += ["table4"] + (["table5"] if has_heldout("lvsc") else [])
+    if cross_enabled():
+        names += ["table6a", "table6b"]
+    return names
+
+
+def table_outputs(name):
+    """A table's three renderings and its cells CSV (results/stats/<name>.csv)."""
+    return [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex")] + [
+        f"results/stats/{name}.csv"
+    ]
+
+
+def role_metrics(role, kind=""):
+    """In-domain metric CSVs of every model on a role's dataset (kind: '' or 'clinical')."""
+    folder = f"metrics/{kind}" if kind else "metrics"
+    return [f"results/{table_role(role)}/{folder}/{m}.csv" for m in MODELS]
+
+
+def heldout_input(role, what):
+    """A held-out file of the ensemble: `metrics`, `clinical`, `slices` or `status`."""
+    root = f"results/{table_role(role)}/heldout"
+    if what == "status":
+        return f"{root}/metrics/{HELDOUT_MODEL}.status.json"
+    folder = "metrics" if what == "metrics" else f"metrics/{what}"
+    return f"{root}/{folder}/{HELDOUT_MODEL}.csv"
+
+
+def cross_metrics(train, test):
+    """Cross-dataset metric CSVs (Table VI) of the paper's six networks that are configured."""
+    direction = f"{table_role(train)}_to_{table_role(test)}"
+    models = [m for m in MODELS if m.partition("-")[2] in ("base", "dmr")]
+    return [f"results/cross/{direction}/metrics/{m}.csv" for m in models]
+
+
+def bootstrap_args():
+    return (
+        f"--n-resamples {config['stats']['bootstrap_resamples']} "
+        f"--seed {config['stats']['seed']}"
+    )
+
+
 def final_outputs():
     """Every final product of the DAG, built from config (datasets x models x folds)."""
     outputs = []
@@ -192,9 +262,8 @@ def final_outputs():
         outputs += [f"results/{d}/metrics/{m}.csv" for m in MODELS]
     outputs += heldout_outputs()
     outputs += cross_outputs()
-    outputs += expand("results/tables/table1.{ext}", ext=("csv", "md", "tex"))
-    if config["tables"].get("table2_dataset"):
-        outputs += expand("results/tables/table2a.{ext}", ext=("csv", "md", "tex"))
+    for name in paper_tables():
+        outputs += table_outputs(name)
     return outputs
 
 

@@ -1,4 +1,7 @@
 # The paper's tables, derived from the per-case metric tables and the training/inference records.
+# Each writes results/tables/<name>.{csv,md,tex} and its cells (value, 95 % bootstrap CI, n,
+# p-value, marker per number) to results/stats/<name>.csv. Which dataset plays the ACDC / LVSC
+# role is `tables.acdc` / `tables.lvsc`; the inputs are built in common.smk.
 
 
 rule table1:
@@ -22,6 +25,11 @@ rule table1:
         ),
         md="results/tables/table1.md",
         tex="results/tables/table1.tex",
+        cells=report(
+            "results/stats/table1.csv",
+            caption="../report/cells.rst",
+            category="Statistics",
+        ),
     log:
         "results/logs/tables/table1.log",
     conda:
@@ -29,18 +37,16 @@ rule table1:
     params:
         prefix=subpath(output.csv, strip_suffix=".csv"),
         width=config["tables"]["table1_width"],
+        bootstrap=bootstrap_args(),
     shell:
         "dmr table1 --histories {input.histories} --timings {input.timings} "
-        "--width {params.width} --out-prefix {params.prefix} > {log} 2>&1"
+        "--width {params.width} {params.bootstrap} --cells {output.cells} "
+        "--out-prefix {params.prefix} > {log} 2>&1"
 
 
 rule table2a:
     input:
-        metrics=lambda w: expand(
-            "results/{dataset}/metrics/{model}.csv",
-            dataset=table2_dataset(),
-            model=MODELS,
-        ),
+        metrics=lambda w: role_metrics("acdc"),
     output:
         csv=report(
             "results/tables/table2a.csv",
@@ -49,11 +55,197 @@ rule table2a:
         ),
         md="results/tables/table2a.md",
         tex="results/tables/table2a.tex",
+        cells=report(
+            "results/stats/table2a.csv",
+            caption="../report/cells.rst",
+            category="Statistics",
+        ),
     log:
         "results/logs/tables/table2a.log",
     conda:
         "../../envs/dmr.yaml"
     params:
         prefix=subpath(output.csv, strip_suffix=".csv"),
+        bootstrap=bootstrap_args(),
     shell:
-        "dmr table2a --metrics {input.metrics} --out-prefix {params.prefix} > {log} 2>&1"
+        "dmr table2a --metrics {input.metrics} {params.bootstrap} --cells {output.cells} "
+        "--out-prefix {params.prefix} > {log} 2>&1"
+
+
+rule table2b:
+    input:
+        clinical=lambda w: role_metrics("acdc", "clinical"),
+    output:
+        csv=report(
+            "results/tables/table2b.csv",
+            caption="../report/table2b.rst",
+            category="Tables",
+        ),
+        md="results/tables/table2b.md",
+        tex="results/tables/table2b.tex",
+        cells=report(
+            "results/stats/table2b.csv",
+            caption="../report/cells.rst",
+            category="Statistics",
+        ),
+    log:
+        "results/logs/tables/table2b.log",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        prefix=subpath(output.csv, strip_suffix=".csv"),
+        bootstrap=bootstrap_args(),
+    shell:
+        "dmr table2b --clinical {input.clinical} {params.bootstrap} --cells {output.cells} "
+        "--out-prefix {params.prefix} > {log} 2>&1"
+
+
+rule table3:
+    input:
+        metrics=lambda w: heldout_input("acdc", "metrics"),
+        clinical=lambda w: heldout_input("acdc", "clinical"),
+        status=lambda w: heldout_input("acdc", "status"),
+    output:
+        csv=report(
+            "results/tables/table3.csv",
+            caption="../report/table3.rst",
+            category="Tables",
+        ),
+        md="results/tables/table3.md",
+        tex="results/tables/table3.tex",
+        cells=report(
+            "results/stats/table3.csv",
+            caption="../report/cells.rst",
+            category="Statistics",
+        ),
+    log:
+        "results/logs/tables/table3.log",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        prefix=subpath(output.csv, strip_suffix=".csv"),
+        bootstrap=bootstrap_args(),
+    shell:
+        "dmr table3 --metrics {input.metrics} --clinical {input.clinical} "
+        "--status {input.status} {params.bootstrap} --cells {output.cells} "
+        "--out-prefix {params.prefix} > {log} 2>&1"
+
+
+rule table4:
+    input:
+        metrics=lambda w: role_metrics("lvsc"),
+        clinical=lambda w: role_metrics("lvsc", "clinical"),
+    output:
+        csv=report(
+            "results/tables/table4.csv",
+            caption="../report/table4.rst",
+            category="Tables",
+        ),
+        md="results/tables/table4.md",
+        tex="results/tables/table4.tex",
+        cells=report(
+            "results/stats/table4.csv",
+            caption="../report/cells.rst",
+            category="Statistics",
+        ),
+    log:
+        "results/logs/tables/table4.log",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        prefix=subpath(output.csv, strip_suffix=".csv"),
+        bootstrap=bootstrap_args(),
+    shell:
+        "dmr table4 --metrics {input.metrics} --clinical {input.clinical} "
+        "{params.bootstrap} --cells {output.cells} --out-prefix {params.prefix} > {log} 2>&1"
+
+
+rule table5:
+    input:
+        slices=lambda w: heldout_input("lvsc", "slices"),
+        status=lambda w: heldout_input("lvsc", "status"),
+    output:
+        csv=report(
+            "results/tables/table5.csv",
+            caption="../report/table5.rst",
+            category="Tables",
+        ),
+        md="results/tables/table5.md",
+        tex="results/tables/table5.tex",
+        cells=report(
+            "results/stats/table5.csv",
+            caption="../report/cells.rst",
+            category="Statistics",
+        ),
+    log:
+        "results/logs/tables/table5.log",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        prefix=subpath(output.csv, strip_suffix=".csv"),
+        bootstrap=bootstrap_args(),
+        roi=lambda w: (
+            "counts inside the slice's region of interest: the bounding box of the consensus "
+            "and automatic myocardium, enlarged by "
+            f"{heldout_cfg(table_role('lvsc'))['roi_margin_mm']:g} mm on each side (our reading "
+            "of Suinesiaputra et al., MedIA 2014)"
+        ),
+    shell:
+        "dmr table5 --slices {input.slices} --status {input.status} --roi-note '{params.roi}' "
+        "{params.bootstrap} --cells {output.cells} --out-prefix {params.prefix} > {log} 2>&1"
+
+
+rule table6a:
+    input:
+        metrics=lambda w: cross_metrics("acdc", "lvsc"),
+    output:
+        csv=report(
+            "results/tables/table6a.csv",
+            caption="../report/table6a.rst",
+            category="Tables",
+        ),
+        md="results/tables/table6a.md",
+        tex="results/tables/table6a.tex",
+        cells=report(
+            "results/stats/table6a.csv",
+            caption="../report/cells.rst",
+            category="Statistics",
+        ),
+    log:
+        "results/logs/tables/table6a.log",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        prefix=subpath(output.csv, strip_suffix=".csv"),
+        bootstrap=bootstrap_args(),
+    shell:
+        "dmr table6 --part a --metrics {input.metrics} {params.bootstrap} "
+        "--cells {output.cells} --out-prefix {params.prefix} > {log} 2>&1"
+
+
+rule table6b:
+    input:
+        metrics=lambda w: cross_metrics("lvsc", "acdc"),
+    output:
+        csv=report(
+            "results/tables/table6b.csv",
+            caption="../report/table6b.rst",
+            category="Tables",
+        ),
+        md="results/tables/table6b.md",
+        tex="results/tables/table6b.tex",
+        cells=report(
+            "results/stats/table6b.csv",
+            caption="../report/cells.rst",
+            category="Statistics",
+        ),
+    log:
+        "results/logs/tables/table6b.log",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        prefix=subpath(output.csv, strip_suffix=".csv"),
+        bootstrap=bootstrap_args(),
+    shell:
+        "dmr table6 --part b --metrics {input.metrics} {params.bootstrap} "
+        "--cells {output.cells} --out-prefix {params.prefix} > {log} 2>&1"

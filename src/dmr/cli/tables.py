@@ -1,45 +1,181 @@
-"""``dmr table1``, ``dmr table2a``: the paper's tables."""
+"""``dmr table1`` ... ``dmr table6``: the paper's tables, each with its cells CSV."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
+from dmr.errors import DmrError, InputError
 
-def _add_table1(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("table1", help="Table I: parameters, train min/epoch, test ms/volume")
-    p.add_argument("--histories", nargs="+", required=True, type=Path, help="history.csv files")
-    p.add_argument("--timings", nargs="+", required=True, type=Path, help="predict timing CSVs")
-    p.add_argument("--width", type=int, default=32, help="width the parameters are counted at")
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    """Outputs and the bootstrap settings every table command shares."""
     p.add_argument("--out-prefix", required=True, type=Path, help="writes PREFIX.{csv,md,tex}")
-    p.set_defaults(handler=_cmd_table1)
+    p.add_argument(
+        "--cells", type=Path, help="also write the long cells CSV (results/stats/<table>.csv)"
+    )
+    p.add_argument("--n-resamples", type=int, default=9999, help="bootstrap resamples per interval")
+    p.add_argument("--seed", type=int, default=0, help="seed of every bootstrap interval")
 
 
-def _cmd_table1(args: argparse.Namespace) -> int:
-    from dmr.tables import table1, write_table
+def _bootstrap(args: argparse.Namespace):
+    from dmr.tables import Bootstrap
 
-    write_table(table1(args.histories, args.timings, width=args.width), args.out_prefix)
+    try:
+        return Bootstrap(n_resamples=args.n_resamples, seed=args.seed)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def _write(table, args: argparse.Namespace) -> int:
+    from dmr.tables import write_cells, write_table
+
+    write_table(table, args.out_prefix)
+    if args.cells is not None:
+        write_cells(table, args.cells)
     return 0
 
 
-def _add_table2a(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("table2a", help="Table II(a): mean segmentation metrics with Wilcoxon marks")
-    p.add_argument("--metrics", nargs="+", required=True, type=Path, help="metrics CSVs")
-    p.add_argument("--out-prefix", required=True, type=Path, help="writes PREFIX.{csv,md,tex}")
-    p.set_defaults(handler=_cmd_table2a)
+def _read_csvs(paths: list[Path]):
+    """The CSVs concatenated; an unreadable one is named in the error."""
+    import pandas as pd
+
+    frames = []
+    for path in paths:
+        try:
+            frames.append(pd.read_csv(path, dtype={"case": str}))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: not a readable CSV ({exc})") from exc
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_status(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    try:
+        status = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(status, dict):
+        raise InputError(f'{path}: expected a JSON object like {{"references": true}}')
+    return status
+
+
+def _published():
+    """The paper's published values (Tables III and V compare against them)."""
+    try:
+        from dmr.published import load_published
+    except ImportError as exc:
+        raise DmrError(
+            "Tables III and V need the paper's published values (dmr.published), which this "
+            f"installation lacks ({exc})"
+        ) from exc
+    return load_published()
+
+
+# --------------------------------------------------------------------------- commands
+def _cmd_table1(args: argparse.Namespace) -> int:
+    from dmr.tables import table1
+
+    return _write(table1(args.histories, args.timings, args.width, _bootstrap(args)), args)
 
 
 def _cmd_table2a(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from dmr.tables import table2a
 
-    from dmr.tables import table2a, write_table
+    return _write(table2a(_read_csvs(args.metrics), _bootstrap(args)), args)
 
-    metrics = pd.concat([pd.read_csv(p) for p in args.metrics], ignore_index=True)
-    write_table(table2a(metrics), args.out_prefix)
-    return 0
+
+def _cmd_table2b(args: argparse.Namespace) -> int:
+    from dmr.tables import table2b
+
+    return _write(table2b(_read_csvs(args.clinical), _bootstrap(args)), args)
+
+
+def _cmd_table3(args: argparse.Namespace) -> int:
+    from dmr.tables import table3
+
+    table = table3(
+        _read_csvs([args.metrics]),
+        _read_csvs([args.clinical]),
+        _published(),
+        _read_status(args.status),
+        _bootstrap(args),
+    )
+    return _write(table, args)
+
+
+def _cmd_table4(args: argparse.Namespace) -> int:
+    from dmr.tables import table4
+
+    metrics, clinical = _read_csvs(args.metrics), _read_csvs(args.clinical)
+    return _write(table4(metrics, clinical, _bootstrap(args)), args)
+
+
+def _cmd_table5(args: argparse.Namespace) -> int:
+    from dmr.tables import table5
+    from dmr.tables.confusion import DEFAULT_ROI_NOTE
+
+    table = table5(
+        _read_csvs([args.slices]),
+        _published(),
+        _read_status(args.status),
+        args.roi_note or DEFAULT_ROI_NOTE,
+        _bootstrap(args),
+    )
+    return _write(table, args)
+
+
+def _cmd_table6(args: argparse.Namespace) -> int:
+    from dmr.tables import table6
+
+    return _write(table6(_read_csvs(args.metrics), args.part, _bootstrap(args)), args)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands to the ``dmr`` parser."""
-    _add_table1(sub)
-    _add_table2a(sub)
+    csvs = {"nargs": "+", "required": True, "type": Path}
+
+    p = sub.add_parser("table1", help="Table I: parameters, train min/epoch, test ms/volume")
+    p.add_argument("--histories", **csvs, help="history.csv files")
+    p.add_argument("--timings", **csvs, help="predict timing CSVs")
+    p.add_argument("--width", type=int, default=32, help="width the parameters are counted at")
+    _add_common(p)
+    p.set_defaults(handler=_cmd_table1)
+
+    p = sub.add_parser("table2a", help="Table II(a): mean segmentation metrics with Wilcoxon marks")
+    p.add_argument("--metrics", **csvs, help="metrics CSVs of one dataset (ACDC role)")
+    _add_common(p)
+    p.set_defaults(handler=_cmd_table2a)
+
+    p = sub.add_parser("table2b", help="Table II(b): EF and myocardial mass agreement")
+    p.add_argument("--clinical", **csvs, help="clinical CSVs of one dataset (ACDC role)")
+    _add_common(p)
+    p.set_defaults(handler=_cmd_table2b)
+
+    p = sub.add_parser("table3", help="Table III: DMR-UNet ensemble on the ACDC test set")
+    p.add_argument("--metrics", required=True, type=Path, help="held-out metrics CSV")
+    p.add_argument("--clinical", required=True, type=Path, help="held-out clinical CSV")
+    p.add_argument("--status", type=Path, help="heldout/status.json (references present?)")
+    _add_common(p)
+    p.set_defaults(handler=_cmd_table3)
+
+    p = sub.add_parser("table4", help="Table IV: LVSC myocardium with the mass agreement")
+    p.add_argument("--metrics", **csvs, help="metrics CSVs of one dataset (LVSC role)")
+    p.add_argument("--clinical", **csvs, help="clinical CSVs of the same dataset")
+    _add_common(p)
+    p.set_defaults(handler=_cmd_table4)
+
+    p = sub.add_parser("table5", help="Table V: per-slice measures on the LVSC validation set")
+    p.add_argument("--slices", required=True, type=Path, help="held-out per-slice CSV (ROI counts)")
+    p.add_argument("--status", type=Path, help="heldout/status.json (references present?)")
+    p.add_argument("--roi-note", help="how the ROI counts were made, for the notes")
+    _add_common(p)
+    p.set_defaults(handler=_cmd_table5)
+
+    p = sub.add_parser("table6", help="Table VI(a)/(b): cross-dataset myocardium, DMR vs base")
+    p.add_argument("--part", required=True, choices=("a", "b"), help="a: ACDC->LVSC, b: LVSC->ACDC")
+    p.add_argument("--metrics", **csvs, help="cross-dataset metrics CSVs of one direction")
+    _add_common(p)
+    p.set_defaults(handler=_cmd_table6)
