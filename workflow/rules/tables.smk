@@ -191,7 +191,7 @@ rule table5:
             "of Suinesiaputra et al., MedIA 2014)"
         ),
     shell:
-        "dmr table5 --slices {input.slices} --status {input.status} --roi-note '{params.roi}' "
+        "dmr table5 --slices {input.slices} --status {input.status} --roi-note {params.roi:q} "
         "{params.bootstrap} --cells {output.cells} --out-prefix {params.prefix} > {log} 2>&1"
 
 
