@@ -1,0 +1,14 @@
+"""The paper's figures (PNG + PDF, and the CSV each data figure plots) and the dataset overview.
+
+One module per family: :mod:`~dmr.figures.overview` (phantom/data overview),
+:mod:`~dmr.figures.dice` (Figs. 4-7), :mod:`~dmr.figures.cases` (Figs. 1, S1),
+:mod:`~dmr.figures.network` (Figs. S2, S3, S5) and :mod:`~dmr.figures.training` (Fig. S4);
+:mod:`~dmr.figures.style` holds the one look, :mod:`~dmr.figures.summaries` the bootstrap tables
+and :mod:`~dmr.figures.io` the writers. Heavy modules (torch, SimpleITK) load on first use.
+"""
+
+from __future__ import annotations
+
+from dmr.figures.overview import DPI, LVSC_CASES_SHOWN, PANEL_INCHES, plot_dataset_overview
+
+__all__ = ["DPI", "LVSC_CASES_SHOWN", "PANEL_INCHES", "plot_dataset_overview"]
