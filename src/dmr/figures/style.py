@@ -132,6 +132,12 @@ def add_note(fig, note: str, width_chars: int = 110) -> None:
         fig.text(0.01, 0.01, textwrap.fill(note, width_chars), fontsize=6, va="bottom", ha="left")
 
 
+def wrapped_title(fig, title: str, fontsize: float = 8) -> None:
+    """``fig.suptitle`` wrapped to the figure's width (long case descriptions stay readable)."""
+    width_chars = max(int(fig.get_size_inches()[0] * 72 / (0.55 * fontsize)), 20)
+    fig.suptitle(textwrap.fill(title, width_chars), fontsize=fontsize)
+
+
 def sequential_colours(n: int) -> list[tuple[float, float, float]]:
     """``n`` distinguishable colours for ablation levels (weighting, threshold)."""
     return list(sns.color_palette("crest", max(n, 1)))[:n]
