@@ -9,6 +9,7 @@ model's segmentation of its slices and where each disagrees with the reference.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,8 +313,9 @@ def plot_all_models(volumes: CaseVolumes, title: str, note: str = "") -> Figure:
         rows = [("Reference", reference, False)]
         for model in models:
             prediction = sitk.GetArrayFromImage(volumes.predictions[model])
-            rows.append((model_label(model), prediction, False))
-            rows.append((f"{model_label(model)}\nvs reference", prediction != reference, True))
+            label = textwrap.fill(model_label(model), 16)
+            rows.append((label, prediction, False))
+            rows.append((f"{label}\nvs reference", prediction != reference, True))
         for r, (name, array, disagreement) in enumerate(rows):
             for c, z in enumerate(shown):
                 ax = axes[r, c]

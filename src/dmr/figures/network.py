@@ -118,22 +118,25 @@ def _global(classes: np.ndarray, label_values: Sequence[int]) -> np.ndarray:
 @torch.no_grad()
 def distance_map_predictions(bundle: Mapping, images: np.ndarray) -> dict[str, np.ndarray]:
     """Run the full (regularized) network: class predictions (Z, S, S) of the segmentation path
-    and of the distance maps thresholded at 0, and the predicted maps (Z, C-1, S, S).
-
-    A pixel's distance-map class is the foreground map with the largest value when that value
-    is positive (inside; ``dmr.distance``: D > 0 exactly on the object), background otherwise.
-    """
+    and of the distance maps thresholded at 0 (:func:`classes_from_distance_maps`), and the
+    predicted maps (Z, C-1, S, S)."""
     if not bundle["model_config"].get("regularized", False):
         raise InputError(f"{bundle['path']}: not a regularized (DMR) network; Fig. S2 needs one")
     network = build_network(bundle)
     logits, maps = network(torch.from_numpy(np.ascontiguousarray(images))[:, None])
     maps = maps.numpy()
-    inside = maps.max(axis=1) > 0
     return {
         "segmentation": logits.argmax(dim=1).numpy(),
-        "from_maps": np.where(inside, maps.argmax(axis=1) + 1, 0),
+        "from_maps": classes_from_distance_maps(maps),
         "maps": maps,
     }
+
+
+def classes_from_distance_maps(maps: np.ndarray) -> np.ndarray:
+    """Class indices (Z, S, S) from signed distance maps (Z, C-1, S, S) thresholded at 0: the
+    class whose map is largest where that map is positive, background (0) elsewhere."""
+    inside = maps.max(axis=1) > 0
+    return np.where(inside, maps.argmax(axis=1) + 1, 0)
 
 
 def plot_distance_maps(
