@@ -131,7 +131,7 @@ def test_weight_histograms_pool_every_fold_of_each_pair(tmp_path: Path) -> None:
     assert "segnet-base" in note
     per_model = table.groupby(["dataset", "model"])
     n_weights = len(weights.convolution_weights(bundles[0])) * 2
-    assert (per_model["count"].sum() == n_weights).all()
+    assert (per_model["n"].sum() == n_weights).all()
     assert (per_model["n_folds"].first() == 2).all()
     area = (table["density"] * (table["bin_high"] - table["bin_low"])).groupby(
         [table["dataset"], table["model"]]

@@ -42,9 +42,9 @@ def weight_table(
     """Fig. S5: per dataset and architecture with both a base and a DMR model, the histogram of
     each model's convolution weights pooled over its folds, on bins shared by the pair.
 
-    Returns the table (``dataset, arch, model, label, bin_low, bin_high, count, density,
-    n_weights, sd, n_folds, method``; ``sd`` of the pooled weights) and a note naming the
-    architectures skipped for lack of a pair.
+    Returns the table (``dataset, arch, model, label, bin_low, bin_high, n, density, n_weights,
+    sd, n_folds, method``; ``n`` weights in the bin, ``sd`` of the pooled weights) and a note
+    naming the architectures skipped for lack of a pair.
     """
     weights: dict[tuple[str, str], list[np.ndarray]] = {}
     folds: dict[tuple[str, str], set[int]] = {}
@@ -78,7 +78,7 @@ def weight_table(
                             "label": model_label(model),
                             "bin_low": edges[k],
                             "bin_high": edges[k + 1],
-                            "count": int(counts[k]),
+                            "n": int(counts[k]),
                             "density": float(density[k]),
                             "n_weights": int(values.size),
                             "sd": float(values.std()),
