@@ -15,10 +15,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from dmr.errors import InputError
 from dmr.figures.io import read_tables, save_figure
+from dmr.figures.points import point_ci_axes, point_legend
 from dmr.figures.style import (
     GROUPS,
     PAPER_MODELS,
@@ -69,60 +69,6 @@ def _paper_absent(models: Sequence[str]) -> str:
 
 def _dataset_label(name: str, labels: Mapping[str, str] | None) -> str:
     return (labels or {}).get(name, name.upper())
-
-
-def point_ci_axes(
-    ax: plt.Axes,
-    table: pd.DataFrame,
-    *,
-    x: str,
-    x_order: Sequence,
-    x_labels: Sequence[str],
-    hue: str,
-    hue_order: Sequence,
-    colours: Sequence,
-) -> None:
-    """Means as points with their ``ci_low``..``ci_high`` bars, one column of points per ``x``
-    level, dodged by ``hue``; a point whose interval is NaN (n = 1) is drawn without a bar."""
-    width = 0.8
-    step = width / max(len(hue_order), 1)
-    for h, (level, colour) in enumerate(zip(hue_order, colours, strict=True)):
-        rows = table[table[hue] == level].set_index(x).reindex(list(x_order))
-        positions = np.arange(len(x_order)) - width / 2 + step * (h + 0.5)
-        mean = rows["mean"].to_numpy(dtype=float)
-        err = np.vstack(
-            [
-                mean - rows["ci_low"].to_numpy(dtype=float),
-                rows["ci_high"].to_numpy(dtype=float) - mean,
-            ]
-        )
-        ax.errorbar(
-            positions,
-            mean,
-            yerr=np.nan_to_num(err, nan=0.0),
-            fmt="o",
-            color=colour,
-            markersize=4,
-            capsize=2.5,
-            elinewidth=1.0,
-            linestyle="none",
-        )
-    ax.set_xticks(np.arange(len(x_order)), list(x_labels))
-    ax.set_xlim(-0.5, len(x_order) - 0.5)
-    ax.grid(axis="y", linewidth=0.4, alpha=0.6)
-
-
-def _legend(fig: Figure, labels: Sequence[str], colours: Sequence, title: str | None) -> None:
-    handles = [Line2D([], [], marker="o", linestyle="none", color=c, markersize=4) for c in colours]
-    fig.legend(
-        handles,
-        list(labels),
-        title=title,
-        loc="lower center",
-        bbox_to_anchor=(0.5, 0.045),
-        ncol=min(len(labels), 6),
-        frameon=False,
-    )
 
 
 def _n_text(table: pd.DataFrame) -> str:
@@ -178,7 +124,7 @@ def plot_regional(table: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
         ax.set_ylabel(ylabel)
         ax.set_title(f"{title} ({_n_text(table)} slices per point)")
         add_note(fig, _paper_absent(models), 120)
-        _legend(fig, [model_label(m) for m in models], colours, None)
+        point_legend(fig, [model_label(m) for m in models], colours, None)
         fig.subplots_adjust(left=0.13, right=0.98, top=0.85, bottom=0.27)
     return fig
 
@@ -249,7 +195,7 @@ def plot_groups(table: pd.DataFrame) -> Figure:
         title = f"ACDC: Dice per patient group ({_n_text(table)} volumes per point)"
         ax.set_title(title)
         add_note(fig, _paper_absent(models), 140)
-        _legend(fig, [model_label(m) for m in models], colours, None)
+        point_legend(fig, [model_label(m) for m in models], colours, None)
         fig.subplots_adjust(left=0.11, right=0.98, top=0.85, bottom=0.27)
     return fig
 
@@ -338,7 +284,7 @@ def plot_ablation(
     levels = list(dict.fromkeys(table[level_column]))
     colours = sequential_colours(len(levels))
     with figure_style():
-        fig, ax = plt.subplots(figsize=(4.2, 3.4))
+        fig, ax = plt.subplots(figsize=(4.4, 3.6))
         point_ci_axes(
             ax,
             table,
@@ -351,9 +297,9 @@ def plot_ablation(
         )
         ax.set_xlabel("dataset")
         ax.set_ylabel("Dice per volume")
-        ax.set_title(f"{title} ({_n_text(table)} volumes per point)")
+        ax.set_title(f"{title}\n({_n_text(table)} volumes per point)")
         add_note(fig, note, 95)
-        _legend(fig, [level_labels[v] for v in levels], colours, legend_title)
+        point_legend(fig, [level_labels[v] for v in levels], colours, legend_title)
         fig.subplots_adjust(left=0.16, right=0.97, top=0.85, bottom=0.3)
     return fig
 

@@ -321,7 +321,7 @@ def plot_feature_maps(
                     f"({letter}) {model_label(model)}: {maps.shape[0]} maps, {caption}", fontsize=7
                 )
         wrapped_title(fig, title, 8)
-        fig.subplots_adjust(left=0.02, right=0.98, top=0.95, bottom=0.01, hspace=0.12)
+        fig.subplots_adjust(left=0.02, right=0.98, top=0.93, bottom=0.01, hspace=0.12)
     return fig
 
 
