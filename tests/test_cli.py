@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     "table1",
     "table2a",
     "paper-vs-reproduced",
+    "figure",
 )
 
 
@@ -49,3 +50,14 @@ def test_bad_json_option_is_a_clear_error(
     code = main(["phantoms", "--format", "acdc", "--cases", "2", "--domain-json", "{", "-o", "x"])
     assert code == 1
     assert "--domain-json: not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["fig1", "fig4a", "fig4b", "fig5", "fig6", "fig7", "figS1", "figS2", "figS3", "figS4", "figS5"],
+)
+def test_every_paper_figure_has_a_subcommand(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["figure", name, "--help"])
+    assert exc.value.code == 0
+    assert f"usage: dmr figure {name}" in capsys.readouterr().out

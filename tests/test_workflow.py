@@ -34,7 +34,7 @@ def test_lint_is_clean(tmp_path: Path) -> None:
 def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
     run = _snakemake("-n", "--configfile", str(ROOT / "config" / configfile), cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    for rule in ("check_data", "preprocess", "train", "predict_cv", "metrics", "table2a"):
+    for rule in ("check_data", "preprocess", "train", "predict_cv", "metrics", "table2a", "fig5"):
         assert rule in run.stdout
     for rule in ("table2b", "table4", "table6a", "table6b"):
         assert rule in run.stdout
@@ -134,6 +134,33 @@ def test_end_to_end_writes_every_table_and_figure(test_run: Path) -> None:
     for dataset in ("acdc", "lvsc"):
         assert (results / "figures" / f"phantoms_{dataset}.png").stat().st_size > 10_000
         assert json.loads((results / dataset / "data_check.json").read_text())["ok"] is True
+    # Every paper figure its models allow (Fig. 7 needs a threshold ablation besides unet-dmr).
+    models = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())["models"]
+    figures = [
+        "fig1",
+        "fig4a",
+        "fig4b",
+        "fig5",
+        "fig6",
+        "figS1",
+        "figS2",
+        "figS3",
+        "figS4",
+        "figS5",
+    ]
+    if {"unet-dmr_t5", "unet-dmr_t60"} & set(models):
+        figures.append("fig7")
+    for name in figures:
+        for ext in ("png", "pdf"):
+            assert (results / "figures" / f"{name}.{ext}").stat().st_size > 5_000, name
+    for name in ("fig4a", "fig4b", "fig5", "fig6", "figS4"):
+        table = pd.read_csv(results / "figures" / f"{name}.csv")
+        assert (table["n"] > 0).all() and (table["ci_low"] <= table["ci_high"]).all(), name
+        assert set(table["method"]) == {"percentile bootstrap of the mean (scipy.stats.bootstrap)"}
+    assert "n" in pd.read_csv(results / "figures" / "figS5.csv").columns
+    fig5 = pd.read_csv(results / "figures" / "fig5.csv")
+    assert {"model", "group", "mean", "ci_low", "ci_high", "n"} <= set(fig5.columns)
+    assert set(fig5["model"]) == {"unet-base", "unet-dmr"}
 
 
 def test_end_to_end_metrics_are_in_range(test_run: Path) -> None:

@@ -1,6 +1,7 @@
 # Config validation, wildcard constraints and the small functions every rule uses.
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.utils import validate
 
@@ -103,14 +104,18 @@ HELDOUT_MODEL = "unet-dmr"
 
 
 def table_role(role):
-    """The config dataset playing the paper's `acdc` or `lvsc` role ('' skips its tables)."""
+    """The config dataset playing the paper's `acdc` or `lvsc` role ('' skips its tables and
+    figures); it must exist and be of that format."""
     name = config["tables"][role]
-    if name and name not in DATASETS:
+    if name and (name not in DATASETS or config["datasets"][name]["format"] != role):
         raise ValueError(
-            f"config tables.{role}: {name!r} is not one of {DATASETS} "
-            "(set it to '' to skip the tables of that role)"
+            f"config tables.{role}: {name!r} is not a dataset of format {role!r} among "
+            f"{DATASETS} (set it to '' to skip the tables and figures of that role)"
         )
     return name
+
+
+role_dataset = table_role
 
 
 # --------------------------------------------------------------------------- held-out test sets
@@ -130,6 +135,14 @@ def heldout_cfg(name):
     if cfg.get("references") is None and fmt == "lvsc":
         cfg["references"] = f"{raw_path_of(name)}/consensus"
     return cfg
+
+
+def heldout_flags(wildcards):
+    cfg = heldout_cfg(wildcards.dataset)
+    flags = f"--split {cfg['split']} --frames {cfg['frames']}"
+    if cfg["references"] is not None:
+        flags += f" --references {cfg['references']}"
+    return flags
 
 
 def heldout_datasets():
@@ -264,9 +277,134 @@ def final_outputs():
     outputs += cross_outputs()
     for name in paper_tables():
         outputs += table_outputs(name)
+    outputs += figure_outputs()
     return outputs
 
 
 def figure_name(dataset):
     kind = "phantoms" if is_phantom(dataset) else "data"
     return f"results/figures/{kind}_{dataset}.png"
+
+
+# --------------------------------------------------------------------------- paper figures
+#: The six networks of the paper (Figs. 4, 5, S1), in its order.
+PAPER_MODELS = (
+    "segnet-base",
+    "segnet-dmr",
+    "usegnet-base",
+    "usegnet-dmr",
+    "unet-base",
+    "unet-dmr",
+)
+#: DMR-U-Net and its ablations: task weighting (Fig. 6) and distance-map threshold (Fig. 7).
+WEIGHTING_MODELS = ("unet-dmr", "unet-dmr_fixed")
+THRESHOLD_MODELS = ("unet-dmr_t5", "unet-dmr_t60", "unet-dmr")
+#: Figures that write the CSV of the numbers they plot.
+DATA_FIGURES = ("fig4a", "fig4b", "fig5", "fig6", "fig7", "figS4", "figS5")
+
+
+def role_datasets():
+    """The datasets in the ACDC and LVSC roles, in that order (absent roles left out)."""
+    return [d for d in (role_dataset("acdc"), role_dataset("lvsc")) if d]
+
+
+def present(models):
+    return [m for m in models if m in MODELS]
+
+
+def case_model():
+    """The model whose median-Dice ED test volume Figs. 1, S1-S3 show (DMR-U-Net if run)."""
+    paper = present(PAPER_MODELS)
+    return "unet-dmr" if "unet-dmr" in MODELS else (paper[-1] if paper else "")
+
+
+def distance_map_model():
+    """The DMR network of Fig. S2: DMR-U-Net, else the last DMR model of the paper run."""
+    dmr = [m for m in present(PAPER_MODELS) if m.endswith("-dmr")]
+    return dmr[-1] if dmr else ""
+
+
+def weight_pair_models():
+    """Base and DMR model of each architecture run in both versions (Fig. S5)."""
+    return [
+        m
+        for arch in ARCHS
+        if {f"{arch}-base", f"{arch}-dmr"} <= set(MODELS)
+        for m in (f"{arch}-base", f"{arch}-dmr")
+    ]
+
+
+def figure_names():
+    """The paper figures this config can draw: each needs its dataset role and models."""
+    acdc, lvsc = role_dataset("acdc"), role_dataset("lvsc")
+    paper = present(PAPER_MODELS)
+    wanted = {
+        "fig1": acdc and "unet-dmr" in MODELS,
+        "fig4a": acdc and paper,
+        "fig4b": lvsc and paper,
+        "fig5": acdc and paper,
+        "fig6": role_datasets() and "unet-dmr_fixed" in MODELS,
+        "fig7": role_datasets() and present(THRESHOLD_MODELS[:2]),
+        "figS1": acdc and paper,
+        "figS2": acdc and distance_map_model(),
+        "figS3": acdc and {"unet-base", "unet-dmr"} <= set(MODELS),
+        "figS4": bool(MODELS),
+        "figS5": role_datasets() and weight_pair_models(),
+    }
+    return [name for name, ok in wanted.items() if ok]
+
+
+def figure_outputs():
+    """PNG + PDF of every figure of figure_names(), + the CSV of the data figures."""
+    outputs = []
+    for name in figure_names():
+        exts = ("png", "pdf", "csv") if name in DATA_FIGURES else ("png", "pdf")
+        outputs += [f"results/figures/{name}.{ext}" for ext in exts]
+    return outputs
+
+
+def as_wildcards(dataset):
+    return SimpleNamespace(dataset=dataset)
+
+
+def raw_inputs_of(dataset):
+    """raw_inputs() of one named dataset: its phantom folder, or nothing for real data."""
+    return [f"resources/{dataset}"] if is_phantom(dataset) else []
+
+
+def bootstrap_options():
+    stats = config.get("stats", {})
+    return (
+        f"--n-resamples {stats.get('bootstrap_resamples', 9999)} "
+        f"--seed {stats.get('seed', 0)}"
+    )
+
+
+def dataset_labels():
+    return " ".join(
+        f"--dataset-label {role_dataset(role)}={role.upper()}"
+        for role in ("acdc", "lvsc")
+        if role_dataset(role)
+    )
+
+
+def metric_files(datasets, models, kind=""):
+    return [f"results/{d}/metrics/{kind}{m}.csv" for d in datasets for m in models]
+
+
+def fold_files(datasets, models, name):
+    return [
+        f"{folder}/{name}"
+        for d in datasets
+        for m in models
+        for folder in model_dirs(d, m)
+    ]
+
+
+def level_options(models, key):
+    return " ".join(f"--model {m}={variant_cfg(m)[key]}" for m in models)
+
+
+def absent_options(models):
+    missing = [m for m in models if m not in MODELS]
+    return f"--absent {' '.join(missing)}" if missing else ""

@@ -2,14 +2,6 @@
 # consensus images (Table V), each predicted by a model's K-fold majority vote.
 
 
-def heldout_flags(wildcards):
-    cfg = heldout_cfg(wildcards.dataset)
-    flags = f"--split {cfg['split']} --frames {cfg['frames']}"
-    if cfg["references"] is not None:
-        flags += f" --references {cfg['references']}"
-    return flags
-
-
 rule predict_heldout:
     input:
         raw_inputs,

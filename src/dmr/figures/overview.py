@@ -1,4 +1,4 @@
-"""Figures written by the workflow (PNG, Matplotlib Agg backend, atomic writes).
+"""The dataset overview figure (``dmr figure-phantoms``): ED/ES slices with label overlays.
 
 Every figure reads its data through the same readers the pipeline uses, so a figure shows what
 the models actually see, not what a generator intended to write.
@@ -19,16 +19,9 @@ from matplotlib.patches import Patch
 
 from dmr.datasets import Case, read_dataset
 from dmr.errors import DatasetError
+from dmr.figures.style import LABEL_COLOURS, LABEL_NAMES
 from dmr.io import atomic_path
-from dmr.labels import LV_CAVITY, LV_MYOCARDIUM, RV_CAVITY
 
-#: Overlay colours (RGB) of the labelled structures.
-LABEL_COLOURS: dict[int, tuple[float, float, float]] = {
-    RV_CAVITY: (0.95, 0.25, 0.2),
-    LV_MYOCARDIUM: (0.2, 0.85, 0.3),
-    LV_CAVITY: (0.2, 0.45, 1.0),
-}
-LABEL_NAMES: dict[int, str] = {RV_CAVITY: "RV", LV_MYOCARDIUM: "LV myocardium", LV_CAVITY: "LV"}
 OVERLAY_ALPHA = 0.3
 PANEL_INCHES = 2.6
 DPI = 110

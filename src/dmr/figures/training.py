@@ -1,0 +1,178 @@
+"""Fig. S4: learning curves across folds — Dice loss, distance-map MAD and learned task weights.
+
+Per dataset, model and epoch, the mean over folds and its 95 % bootstrap CI (folds are the unit,
+so n is the number of folds that reached that epoch). Base models have no MAD and no weights
+(their ``*_mad`` columns are NaN by contract), so they appear in the Dice-loss panels only;
+fixed-weighting variants keep weight 1 and are drawn as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from dmr.errors import InputError
+from dmr.figures.io import save_figure
+from dmr.figures.style import figure_style, model_colour, model_label, ordered_models, split_model
+from dmr.figures.summaries import require_columns, summarize
+
+#: history.csv column -> (panel row, column title, y label) of Fig. S4.
+QUANTITIES: dict[str, tuple[str, str, str]] = {
+    "train_dice_loss": ("dice", "training", "Dice loss"),
+    "val_dice_loss": ("dice", "validation", "Dice loss"),
+    "train_mad": ("mad", "training", "MAD of distance maps (pixels)"),
+    "val_mad": ("mad", "validation", "MAD of distance maps (pixels)"),
+    "weight_ce": ("weight", "cross-entropy weight", "task weight 1/sigma (log)"),
+    "weight_mad": ("weight", "MAD weight", "task weight 1/sigma (log)"),
+}
+#: Quantities a base (cross-entropy only) model does not have.
+DMR_ONLY: tuple[str, ...] = ("train_mad", "val_mad", "weight_ce", "weight_mad")
+ROWS: tuple[str, ...] = ("dice", "mad", "weight")
+
+
+def history_identity(path: Path) -> tuple[str, str, int]:
+    """(dataset, model, fold) of ``results/<dataset>/models/<model>/fold<k>/history.csv``."""
+    parts = Path(path).parts
+    if (
+        len(parts) < 5
+        or parts[-1] != "history.csv"
+        or parts[-4] != "models"
+        or not parts[-2].startswith("fold")
+        or not parts[-2][4:].isdigit()
+    ):
+        raise InputError(
+            f"{path}: expected a path like results/<dataset>/models/<model>/fold<k>/history.csv"
+        )
+    return parts[-5], parts[-3], int(parts[-2][4:])
+
+
+def read_histories(paths: Sequence[Path]) -> pd.DataFrame:
+    """Tidy ``dataset, model, fold, epoch, quantity, value`` of every history the paths name."""
+    if not paths:
+        raise InputError("Fig. S4 needs at least one history.csv")
+    frames = []
+    for path in map(Path, paths):
+        dataset, model, fold = history_identity(path)
+        try:
+            history = pd.read_csv(path)
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise InputError(f"{path}: unreadable history ({exc})") from exc
+        require_columns(history, ["epoch", *QUANTITIES], str(path))
+        wanted = [q for q in QUANTITIES if split_model(model)[1] != "base" or q not in DMR_ONLY]
+        long = history.melt(id_vars="epoch", value_vars=wanted, var_name="quantity")
+        missing = long[long["value"].isna()]
+        if not missing.empty:
+            raise InputError(
+                f"{path}: {len(missing)} NaN value(s), e.g. {missing.iloc[0]['quantity']} "
+                f"at epoch {missing.iloc[0]['epoch']}"
+            )
+        frames.append(long.assign(dataset=dataset, model=model, fold=fold))
+    tidy = pd.concat(frames, ignore_index=True)
+    duplicated = tidy.duplicated(["dataset", "model", "fold", "epoch", "quantity"])
+    if duplicated.any():
+        row = tidy[duplicated].iloc[0]
+        raise InputError(f"two histories for {row['dataset']} {row['model']} fold {row['fold']}")
+    return tidy[["dataset", "model", "fold", "epoch", "quantity", "value"]]
+
+
+def curve_table(tidy: pd.DataFrame, *, n_resamples: int, seed: int) -> pd.DataFrame:
+    """Fig. S4 points: mean over folds and CI per dataset, model, quantity and epoch."""
+    table = summarize(
+        tidy,
+        ["dataset", "model", "quantity", "epoch"],
+        "value",
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    table.insert(2, "label", table["model"].map(model_label))
+    table["unit"] = "fold (mean over the folds that reached the epoch)"
+    return table
+
+
+def plot_curves(table: pd.DataFrame, dataset_labels: Mapping[str, str] | None = None) -> Figure:
+    """Fig. S4: rows (a) Dice loss, (b) MAD, (c) task weights; columns dataset x split/task.
+    Lines are fold means, bands the 95 % bootstrap CI."""
+    datasets = list(dict.fromkeys(sorted(table["dataset"])))
+    models = ordered_models(table["model"])
+    columns = [(d, c) for d in datasets for c in (0, 1)]
+    rows = [r for r in ROWS if r in {QUANTITIES[q][0] for q in table["quantity"]}]
+    with figure_style():
+        fig, axes = plt.subplots(
+            len(rows),
+            len(columns),
+            figsize=(2.5 * len(columns), 2.1 * len(rows) + 0.7),
+            squeeze=False,
+            sharex=True,
+        )
+        for r, row in enumerate(rows):
+            quantities = [q for q, spec in QUANTITIES.items() if spec[0] == row]
+            for c, (dataset, k) in enumerate(columns):
+                ax = axes[r, c]
+                quantity = quantities[k]
+                _draw_curves(ax, table, dataset, quantity, models)
+                _, column_title, ylabel = QUANTITIES[quantity]
+                name = (dataset_labels or {}).get(dataset, dataset.upper())
+                ax.set_title(f"({'abc'[r]}) {name}: {column_title}", fontsize=8)
+                if c == 0 or k == 0:
+                    ax.set_ylabel(ylabel)
+                if row == "weight":
+                    ax.set_yscale("log")
+                    plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")
+                    ax.yaxis.set_major_formatter(plain)
+                    ax.yaxis.set_minor_formatter(plain)
+                ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+                if r == len(rows) - 1:
+                    ax.set_xlabel("epoch")
+        handles = [Line2D([], [], color=model_colour(m), linewidth=1.4) for m in models]
+        fig.legend(
+            handles,
+            [model_label(m) for m in models],
+            loc="lower center",
+            ncol=min(len(models), 5),
+            frameon=False,
+        )
+        n_min, n_max = table["n"].min(), table["n"].max()
+        folds = f"{n_min}" if n_min == n_max else f"{n_min}-{n_max}"
+        fig.suptitle(
+            f"Learning curves: mean over folds (n = {folds}) and 95 % bootstrap CI", fontsize=9
+        )
+        fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    return fig
+
+
+def _draw_curves(
+    ax: plt.Axes, table: pd.DataFrame, dataset: str, quantity: str, models: Sequence[str]
+) -> None:
+    for model in models:
+        rows = table[
+            (table["dataset"] == dataset)
+            & (table["model"] == model)
+            & (table["quantity"] == quantity)
+        ]
+        if rows.empty:
+            continue
+        colour = model_colour(model)
+        ax.plot(rows["epoch"], rows["mean"], color=colour, linewidth=1.2)
+        ax.fill_between(
+            rows["epoch"], rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, linewidth=0
+        )
+    ax.grid(linewidth=0.4, alpha=0.6)
+
+
+def write_curves(
+    histories: Sequence[Path],
+    prefix: Path,
+    *,
+    n_resamples: int,
+    seed: int,
+    dataset_labels: Mapping[str, str] | None = None,
+) -> None:
+    """Fig. S4 from every ``history.csv`` (every model, fold and dataset)."""
+    table = curve_table(read_histories(histories), n_resamples=n_resamples, seed=seed)
+    save_figure(plot_curves(table, dataset_labels), prefix, table)
