@@ -266,6 +266,29 @@ def bootstrap_args():
     )
 
 
+# --------------------------------------------------------------------------- paper vs reproduced
+def stats_cells():
+    """The long cells tables (results/stats/<table>.csv) of every table this config builds."""
+    return [f"results/stats/{name}.csv" for name in paper_tables()]
+
+
+def comparison_figures(wildcards):
+    """The Fig. 6 / Fig. 7 data CSVs, when this config draws them."""
+    wanted = set(figure_outputs())
+    return {
+        name: f"results/figures/{name}.csv"
+        for name in ("fig6", "fig7")
+        if f"results/figures/{name}.csv" in wanted
+    }
+
+
+def figure_options(wildcards, input):
+    """`--fig6 PATH --fig7 PATH` for the figure data this config has."""
+    return " ".join(
+        f"--{name} {input[name]}" for name in ("fig6", "fig7") if name in input.keys()
+    )
+
+
 def final_outputs():
     """Every final product of the DAG, built from config (datasets x models x folds)."""
     outputs = []
@@ -277,6 +300,7 @@ def final_outputs():
     outputs += cross_outputs()
     for name in paper_tables():
         outputs += table_outputs(name)
+    outputs += [f"results/tables/paper_vs_reproduced.{ext}" for ext in ("csv", "md")]
     outputs += figure_outputs()
     return outputs
 

@@ -249,3 +249,30 @@ rule table6b:
     shell:
         "dmr table6 --part b --metrics {input.metrics} {params.bootstrap} "
         "--cells {output.cells} --out-prefix {params.prefix} > {log} 2>&1"
+
+
+rule paper_vs_reproduced:
+    input:
+        unpack(comparison_figures),
+        cells=stats_cells(),
+    output:
+        csv=report(
+            "results/tables/paper_vs_reproduced.csv",
+            caption="../report/paper_vs_reproduced.rst",
+            category="Tables",
+        ),
+        md="results/tables/paper_vs_reproduced.md",
+    log:
+        "results/logs/tables/paper_vs_reproduced.log",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        prefix=subpath(output.csv, strip_suffix=".csv"),
+        figures=figure_options,
+        phantoms=[d for d in DATASETS if is_phantom(d)],
+        acdc=config["tables"]["acdc"],
+        lvsc=config["tables"]["lvsc"],
+    shell:
+        "dmr paper-vs-reproduced --cells {input.cells} {params.figures} "
+        "--phantom-datasets {params.phantoms} --acdc '{params.acdc}' --lvsc '{params.lvsc}' "
+        "-o {params.prefix} > {log} 2>&1"

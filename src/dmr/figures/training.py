@@ -21,6 +21,7 @@ from dmr.errors import InputError
 from dmr.figures.io import save_figure
 from dmr.figures.style import figure_style, model_colour, model_label, ordered_models, split_model
 from dmr.figures.summaries import require_columns, summarize
+from dmr.history import history_identity, read_history
 
 #: history.csv column -> (panel row, column title, y label) of Fig. S4.
 QUANTITIES: dict[str, tuple[str, str, str]] = {
@@ -36,22 +37,6 @@ DMR_ONLY: tuple[str, ...] = ("train_mad", "val_mad", "weight_ce", "weight_mad")
 ROWS: tuple[str, ...] = ("dice", "mad", "weight")
 
 
-def history_identity(path: Path) -> tuple[str, str, int]:
-    """(dataset, model, fold) of ``results/<dataset>/models/<model>/fold<k>/history.csv``."""
-    parts = Path(path).parts
-    if (
-        len(parts) < 5
-        or parts[-1] != "history.csv"
-        or parts[-4] != "models"
-        or not parts[-2].startswith("fold")
-        or not parts[-2][4:].isdigit()
-    ):
-        raise InputError(
-            f"{path}: expected a path like results/<dataset>/models/<model>/fold<k>/history.csv"
-        )
-    return parts[-5], parts[-3], int(parts[-2][4:])
-
-
 def read_histories(paths: Sequence[Path]) -> pd.DataFrame:
     """Tidy ``dataset, model, fold, epoch, quantity, value`` of every history the paths name."""
     if not paths:
@@ -59,10 +44,7 @@ def read_histories(paths: Sequence[Path]) -> pd.DataFrame:
     frames = []
     for path in map(Path, paths):
         dataset, model, fold = history_identity(path)
-        try:
-            history = pd.read_csv(path)
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise InputError(f"{path}: unreadable history ({exc})") from exc
+        history = read_history(path)
         require_columns(history, ["epoch", *QUANTITIES], str(path))
         wanted = [q for q in QUANTITIES if split_model(model)[1] != "base" or q not in DMR_ONLY]
         long = history.melt(id_vars="epoch", value_vars=wanted, var_name="quantity")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dmr.errors import InputError
+from dmr.history import history_identity, read_history
 from dmr.tables.cells import Bootstrap, Interval, cell, cells_frame
 from dmr.tables.common import MISSING, PAPER_MODELS
 from dmr.tables.render import Table
@@ -37,32 +38,11 @@ def _dataset_order(names: set[str]) -> list[str]:
     return preferred + sorted(names - set(preferred))
 
 
-def _parse_history_path(path: Path) -> tuple[str, str, int]:
-    """(dataset, model, fold) of ``results/<dataset>/models/<model>/fold<k>/history.csv``."""
-    parts = Path(path).parts
-    if (
-        len(parts) < 5
-        or parts[-1] != "history.csv"
-        or parts[-4] != "models"
-        or not parts[-2].startswith("fold")
-        or not parts[-2][4:].isdigit()
-    ):
-        raise InputError(
-            f"{path}: expected a path like results/<dataset>/models/<model>/fold<k>/history.csv"
-        )
-    return parts[-5], parts[-3], int(parts[-2][4:])
-
-
 def _read_histories(histories: Sequence[Path]) -> pd.DataFrame:
     frames = []
     for path in histories:
-        dataset, model, fold = _parse_history_path(Path(path))
-        try:
-            history = pd.read_csv(path)
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise InputError(f"{path}: unreadable history ({exc})") from exc
-        if "seconds" not in history.columns or history.empty:
-            raise InputError(f"{path}: needs at least one epoch row with a 'seconds' column")
+        dataset, model, fold = history_identity(path)
+        history = read_history(path, required=("seconds",))
         frames.append(
             pd.DataFrame(
                 {

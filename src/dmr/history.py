@@ -1,0 +1,44 @@
+"""Training histories (``results/<dataset>/models/<model>/fold<k>/history.csv``) read back.
+
+Tables and figures identify a history by its path, as the workflow lays it out, and read it with
+one function that names the file when it cannot be used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from dmr.errors import InputError
+
+
+def history_identity(path: str | Path) -> tuple[str, str, int]:
+    """(dataset, model, fold) of ``results/<dataset>/models/<model>/fold<k>/history.csv``."""
+    parts = Path(path).parts
+    if (
+        len(parts) < 5
+        or parts[-1] != "history.csv"
+        or parts[-4] != "models"
+        or not parts[-2].startswith("fold")
+        or not parts[-2][4:].isdigit()
+    ):
+        raise InputError(
+            f"{path}: expected a path like results/<dataset>/models/<model>/fold<k>/history.csv"
+        )
+    return parts[-5], parts[-3], int(parts[-2][4:])
+
+
+def read_history(path: str | Path, required: tuple[str, ...] = ("epoch",)) -> pd.DataFrame:
+    """One history with at least one epoch row and the ``required`` columns."""
+    try:
+        history = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{path}: unreadable history ({exc})") from exc
+    missing = [c for c in required if c not in history.columns]
+    if missing or history.empty:
+        raise InputError(
+            f"{path}: needs at least one epoch row with column(s) {list(required)}"
+            + (f"; missing {missing}" if missing else "")
+        )
+    return history
