@@ -268,8 +268,36 @@ def bootstrap_args():
 
 # --------------------------------------------------------------------------- paper vs reproduced
 def stats_cells():
-    """The long cells tables (results/stats/<table>.csv) of every table this config builds."""
-    return [f"results/stats/{name}.csv" for name in paper_tables()]
+    """The long cells tables (results/stats/<table>.csv) of every table this config builds, and
+    of the numbers the paper quotes in its text."""
+    return [f"results/stats/{name}.csv" for name in paper_tables()] + [
+        "results/stats/text.csv"
+    ]
+
+
+def text_inputs():
+    """DMR-U-Net's in-domain metrics and histories, and U-Net / DMR-U-Net trained on the LVSC role
+    and tested on the ACDC role: what the text's numbers (abstract, Section IV) come from.
+    """
+    roles = [d for d in (table_role("acdc"), table_role("lvsc")) if d]
+    dmr = "unet-dmr" if "unet-dmr" in MODELS else None
+    cross = []
+    if cross_enabled():
+        direction = f"{table_role('lvsc')}_to_{table_role('acdc')}"
+        cross = [
+            f"results/cross/{direction}/metrics/{m}.csv"
+            for m in ("unet-base", "unet-dmr")
+            if m in cross_models()
+        ]
+    return {
+        "metrics": [f"results/{d}/metrics/{dmr}.csv" for d in roles] if dmr else [],
+        "cross": cross,
+        "histories": (
+            [f"{path}/history.csv" for d in roles for path in model_dirs(d, dmr)]
+            if dmr
+            else []
+        ),
+    }
 
 
 def comparison_figures(wildcards):

@@ -276,3 +276,28 @@ rule paper_vs_reproduced:
         "dmr paper-vs-reproduced --cells {input.cells} {params.figures} "
         "--phantom-datasets {params.phantoms} --acdc '{params.acdc}' --lvsc '{params.lvsc}' "
         "-o {params.prefix} > {log} 2>&1"
+
+
+rule text_cells:
+    input:
+        metrics=lambda w: text_inputs()["metrics"],
+        cross=lambda w: text_inputs()["cross"],
+        histories=lambda w: text_inputs()["histories"],
+    output:
+        cells="results/stats/text.csv",
+    log:
+        "results/logs/tables/text_cells.log",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        bootstrap=bootstrap_args(),
+        metrics=lambda w, input: (
+            f"--metrics {' '.join(input.metrics)}" if input.metrics else ""
+        ),
+        cross=lambda w, input: f"--cross {' '.join(input.cross)}" if input.cross else "",
+        histories=lambda w, input: (
+            f"--histories {' '.join(input.histories)}" if input.histories else ""
+        ),
+    shell:
+        "dmr text-cells {params.metrics} {params.cross} {params.histories} "
+        "{params.bootstrap} --cells {output.cells} > {log} 2>&1"

@@ -133,9 +133,42 @@ def _cmd_table6(args: argparse.Namespace) -> int:
     return _write(table6(_read_csvs(args.metrics), args.part, _bootstrap(args)), args)
 
 
+def _cmd_text_cells(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from dmr.io import write_csv
+    from dmr.tables.text import text_cells
+
+    def optional(paths: list[Path] | None) -> pd.DataFrame:
+        return _read_csvs(paths) if paths else pd.DataFrame()
+
+    cells = text_cells(
+        optional(args.metrics), optional(args.cross), args.histories or [], _bootstrap(args)
+    )
+    write_csv(args.cells, cells)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands to the ``dmr`` parser."""
     csvs = {"nargs": "+", "required": True, "type": Path}
+
+    p = sub.add_parser(
+        "text-cells",
+        help="cells of the numbers the paper quotes in its text (abstract Dice, learned sigmas)",
+    )
+    p.add_argument("--metrics", nargs="+", type=Path, help="DMR-U-Net's in-domain metric CSVs")
+    p.add_argument(
+        "--cross",
+        nargs="+",
+        type=Path,
+        help="U-Net / DMR-U-Net metrics trained on LVSC, tested on ACDC",
+    )
+    p.add_argument("--histories", nargs="+", type=Path, help="DMR-U-Net's history.csv files")
+    p.add_argument("--cells", required=True, type=Path, help="cells CSV to write")
+    p.add_argument("--n-resamples", type=int, default=9999, help="bootstrap resamples per interval")
+    p.add_argument("--seed", type=int, default=0, help="seed of every bootstrap interval")
+    p.set_defaults(handler=_cmd_text_cells)
 
     p = sub.add_parser("table1", help="Table I: parameters, train min/epoch, test ms/volume")
     p.add_argument("--histories", **csvs, help="history.csv files")

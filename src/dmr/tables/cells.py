@@ -183,3 +183,42 @@ def cell(
         "marker": marker,
         "note": notes,
     }
+
+
+def _sd(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return x.std(axis=axis, ddof=1)
+
+
+def mean_sd_cells(
+    values: pd.Series,
+    table: str,
+    name: str,
+    dataset: str,
+    method: str,
+    bootstrap: Bootstrap,
+    structure: str = "",
+    region: str = "",
+) -> tuple[float, float, int, list[dict[str, object]]]:
+    """Mean and SD (ddof 1) of the defined values, n, and their two cells ``<name>_mean`` and
+    ``<name>_sd`` with bootstrap intervals (the paper's "mean (SD)" and "mean ± SD")."""
+    data = values.dropna().to_numpy(float)
+    mean = float(data.mean()) if data.size else float("nan")
+    sd = float(data.std(ddof=1)) if data.size >= 2 else float("nan")
+    cells = [
+        cell(
+            table,
+            dataset,
+            f"{name}_{stat}",
+            method,
+            value,
+            interval,
+            int(data.size),
+            structure=structure,
+            region=region,
+        )
+        for stat, value, interval in (
+            ("mean", mean, bootstrap.mean(data)),
+            ("sd", sd, bootstrap.statistic(data, _sd)),
+        )
+    ]
+    return mean, sd, int(data.size), cells

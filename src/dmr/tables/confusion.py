@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from dmr.tables.cells import Bootstrap, cell, cells_frame
+from dmr.tables.cells import Bootstrap, cells_frame, mean_sd_cells
 from dmr.tables.common import fmt, one_dataset, require_columns
 from dmr.tables.heldout import (
     HELDOUT_MODEL,
@@ -72,37 +72,6 @@ def confusion_measures(slices: pd.DataFrame) -> pd.DataFrame:
         with np.errstate(invalid="ignore", divide="ignore"):
             out[name] = np.where(total > 0, counts[numerator] / total, np.nan)
     return pd.DataFrame(out, index=slices.index)
-
-
-def _sd(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    return x.std(axis=axis, ddof=1)
-
-
-def _mean_sd(
-    values: pd.Series, table: str, name: str, dataset: str, bootstrap: Bootstrap, region: str = ""
-) -> tuple[float, float, int, list[dict[str, object]]]:
-    """Mean and SD (ddof 1) of the defined values, n, and their two cells with intervals."""
-    data = values.dropna().to_numpy(float)
-    mean = float(data.mean()) if data.size else float("nan")
-    sd = float(data.std(ddof=1)) if data.size >= 2 else float("nan")
-    cells = [
-        cell(
-            table,
-            dataset,
-            f"{name}_{stat}",
-            HELDOUT_MODEL,
-            value,
-            interval,
-            int(data.size),
-            structure="myo",
-            region=region,
-        )
-        for stat, value, interval in (
-            ("mean", mean, bootstrap.mean(data)),
-            ("sd", sd, bootstrap.statistic(data, _sd)),
-        )
-    ]
-    return mean, sd, int(data.size), cells
 
 
 def table5(
@@ -201,7 +170,9 @@ def _ours(
     values, texts, cells = {}, {}, []
     undefined = []
     for name in MEASURES:
-        mean, sd, n, new = _mean_sd(measures[name], "V", name, dataset, bootstrap)
+        mean, sd, n, new = mean_sd_cells(
+            measures[name], "V", name, dataset, HELDOUT_MODEL, bootstrap, structure="myo"
+        )
         values |= {f"{name}_mean": mean, f"{name}_sd": sd}
         texts[name] = f"{fmt(mean, 2)} ({fmt(sd, 2)})"
         cells += new
@@ -223,7 +194,9 @@ def _ours(
     regional = []
     for region in REGIONS:
         jaccard = measures.loc[(slices.loc[has_myo, "region"] == region).to_numpy(), "jaccard"]
-        mean, sd, n, new = _mean_sd(jaccard, "text", "jaccard", dataset, bootstrap, region)
+        mean, sd, n, new = mean_sd_cells(
+            jaccard, "text", "jaccard", dataset, HELDOUT_MODEL, bootstrap, "myo", region
+        )
         cells += new
         shown = f"{region} {fmt(mean, 2)} ({fmt(sd, 2)}), n = {n}"
         if text.has(HELDOUT_MODEL, "jaccard_mean", region=region):
