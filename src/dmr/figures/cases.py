@@ -80,7 +80,7 @@ def read_selection(metrics_csv: Path, phase: str = "ED") -> dict:
 
 def selection_text(selection: Mapping) -> str:
     """How the case was chosen, for titles and captions."""
-    group = f", {selection['group']}" if selection["group"] else ""
+    group = f" (group {selection['group']})" if selection["group"] else ""
     return (
         f"{selection['case']}{group}, {selection['phase']}: the {model_label(selection['model'])} "
         f"test volume with the median mean Dice ({selection['dice']:.3f}) of "
