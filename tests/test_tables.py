@@ -357,7 +357,7 @@ def test_cli_table2a(metrics: pd.DataFrame, tmp_path: Path) -> None:
         rows.to_csv(paths[-1], index=False)
     prefix = tmp_path / "tables" / "table2a"
     assert main(["table2a", "--metrics", *map(str, paths), "--out-prefix", str(prefix)]) == 0
-    assert {p.suffix for p in prefix.parent.iterdir()} == {".csv", ".md", ".tex"}
+    assert {p.suffix for p in prefix.parent.iterdir()} == {".csv", ".md", ".tex", ".html"}
     cells_path = tmp_path / "stats" / "table2a.csv"
     args = ["--n-resamples", "99", "--seed", "3", "--cells", str(cells_path)]
     assert main(["table2a", "--metrics", *map(str, paths), "--out-prefix", str(prefix), *args]) == 0
