@@ -20,6 +20,7 @@ include: "workflow/rules/heldout.smk"
 include: "workflow/rules/cross.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -1,13 +1,17 @@
-"""Shared fixtures: tiny phantom datasets in the real ACDC and LVSC on-disk layouts.
+"""Shared fixtures: tiny phantom datasets in the real ACDC and LVSC on-disk layouts, and one
+end-to-end run of config/test.yaml.
 
 Each dataset is generated once per test session (a fraction of a second) and must be treated as
 read-only; a test that changes files uses the ``acdc_copy`` / ``lvsc_copy`` fixtures (a fresh copy
-in the test's own ``tmp_path``).
+in the test's own ``tmp_path``). The workflow run (``test_run``) is also made once per session
+and shared by every test that reads its results (tests/test_workflow.py, tests/test_report.py).
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +61,26 @@ def acdc_copy(acdc_root: Path, tmp_path: Path) -> Path:
 def lvsc_copy(lvsc_root: Path, tmp_path: Path) -> Path:
     """A private, modifiable copy of ``lvsc_root``."""
     return Path(shutil.copytree(lvsc_root, tmp_path / "lvsc"))
+
+
+@pytest.fixture(scope="session")
+def test_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the whole DAG of config/test.yaml once in a scratch folder; treat it as read-only."""
+    root = Path(__file__).resolve().parents[1]
+    workdir = tmp_path_factory.mktemp("workflow")
+    command = [sys.executable, "-m", "snakemake", "-s", str(root / "Snakefile"),
+               "--directory", str(workdir), "--cores", "2",
+               "--configfile", str(root / "config" / "test.yaml")]  # fmt: skip
+    run = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+    )
+    if run.returncode != 0:
+        logs = "\n".join(
+            f"--- {p}\n{p.read_text()[-3000:]}"
+            for p in sorted(workdir.glob("results/logs/**/*.log"))
+        )
+        pytest.fail(f"snakemake failed:\n{run.stderr[-5000:]}\n{logs}")
+    return workdir

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -338,6 +339,16 @@ def test_the_cli_writes_csv_and_markdown(tmp_path: Path, capsys: pytest.CaptureF
     assert "**Learned better than fixed task weights (Fig. 6)**: holds." in markdown
     assert "table4.csv" in markdown.split("## Verdict rules")[0]  # listed as not found
     assert "| ED | mean |  | segnet-dmr | 91.7\\*\\* | 92.00\\*\\* | [91.50, 92.50] |" in markdown
+    summary = json.loads(prefix.with_suffix(".json").read_text())  # what the HTML report shows
+    assert summary["numbers"] == len(out) and summary["total"]["reproduced"] == 2
+    table2a = next(t for t in summary["tables"] if t["table"] == "IIa")
+    assert table2a["numbers"] == 48 and table2a["verdicts"]["reproduced"] == 2
+    assert sum(t["numbers"] for t in summary["tables"]) == len(out)
+    fig6_claim = {c["name"]: c for c in summary["claims"]}[
+        "Learned better than fixed task weights (Fig. 6)"
+    ]
+    assert fig6_claim["status"] == "holds" and "acdc: unet-dmr" in fig6_claim["detail"]
+    assert summary["missing_files"] == [str(stats / "table4.csv")]
 
     (stats / "IIa.csv").write_text("table,dataset\nIIa,acdc\n")
     assert main(argv) == 1

@@ -176,7 +176,8 @@ def test_a_missing_file_is_an_input_error(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git to copy the checkout")
 def test_a_non_editable_wheel_ships_the_data_file(tmp_path: Path) -> None:
-    """``pip install .`` (not ``-e``) must install paper.yaml, or load_published() fails."""
+    """``pip install .`` (not ``-e``) must install paper.yaml, or load_published() fails, and
+    the jinja2 templates, or the HTML tables and the report cannot be written."""
     pytest.importorskip("setuptools")
     source = tmp_path / "src"
     files = subprocess.run(
@@ -193,4 +194,8 @@ def test_a_non_editable_wheel_ships_the_data_file(tmp_path: Path) -> None:
         check=True, capture_output=True,
     )  # fmt: skip
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
-    assert "dmr/published/paper.yaml" in zipfile.ZipFile(wheel).namelist()
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "dmr/published/paper.yaml" in names
+    assert {"dmr/tables/templates/table.html.j2", "dmr/report/templates/report.html.j2"} <= set(
+        names
+    )

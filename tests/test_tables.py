@@ -16,6 +16,7 @@ from dmr.tables import (
     Table,
     table1,
     table2a,
+    to_html,
     to_latex,
     to_markdown,
     write_table,
@@ -199,6 +200,10 @@ def test_write_table_files(metrics: pd.DataFrame, tmp_path: Path) -> None:
     latex = (tmp_path / "tables" / "table2a.tex").read_text()
     assert "\\toprule" in latex and "\\textbf{" in latex and "Dice (\\%)" in latex
     assert "\\multicolumn{4}{c}{End Diastole (ED)}" in latex
+    html = (tmp_path / "tables" / "table2a.html").read_text()
+    assert html.count("<table") == 1 and '<th scope="row">Dice (%)</th>' in html
+    assert '<th scope="colgroup" colspan="4">End Diastole (ED)</th>' in html
+    assert "<strong>" in html and "**</" in html  # bold best, markers kept in the text
     assert not list((tmp_path / "tables").glob(".*tmp*"))
 
 
@@ -206,6 +211,29 @@ def test_plain_table_renders_without_display() -> None:
     table = Table(frame=pd.DataFrame({"name": ["a_b"], "value": [1.5]}), caption="x & y")
     assert "| a_b | 1.5 |" in to_markdown(table)
     assert "a\\_b & 1.5" in to_latex(table) and "x \\& y" in to_latex(table)
+    assert "<caption>x &amp; y</caption>" in to_html(table)
+    assert '<th scope="row">a_b</th><td>1.5</td>' in to_html(table)
+
+
+def test_html_escapes_every_text_and_puts_the_notes_in_the_footer() -> None:
+    display = pd.DataFrame(
+        {("ED", "<b>"): ["1 & 2", "3"], ("ES", "x"): ["4**", "5"]}, index=["<row>", "r2"]
+    )
+    display.columns = pd.MultiIndex.from_tuples(display.columns)
+    bold = pd.DataFrame([[False, True], [False, False]], index=display.index)
+    bold.columns = display.columns
+    table = Table(
+        frame=pd.DataFrame({"a": [1]}),
+        caption="<script>",
+        notes=["n < 3"],
+        display=display,
+        bold=bold,
+    )
+    html = to_html(table)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert '<th scope="row">&lt;row&gt;</th><td>1 &amp; 2</td><td><strong>4**</strong></td>' in html
+    assert html.count('colspan="1"') == 2 and '<th scope="col">&lt;b&gt;</th>' in html
+    assert '<tfoot>\n<tr><td colspan="3"><ul class="notes"><li>n &lt; 3</li>' in html
 
 
 # --------------------------------------------------------------------------- Table I
@@ -329,7 +357,7 @@ def test_cli_table2a(metrics: pd.DataFrame, tmp_path: Path) -> None:
         rows.to_csv(paths[-1], index=False)
     prefix = tmp_path / "tables" / "table2a"
     assert main(["table2a", "--metrics", *map(str, paths), "--out-prefix", str(prefix)]) == 0
-    assert {p.suffix for p in prefix.parent.iterdir()} == {".csv", ".md", ".tex"}
+    assert {p.suffix for p in prefix.parent.iterdir()} == {".csv", ".md", ".tex", ".html"}
     cells_path = tmp_path / "stats" / "table2a.csv"
     args = ["--n-resamples", "99", "--seed", "3", "--cells", str(cells_path)]
     assert main(["table2a", "--metrics", *map(str, paths), "--out-prefix", str(prefix), *args]) == 0

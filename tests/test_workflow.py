@@ -36,7 +36,7 @@ def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     for rule in ("check_data", "preprocess", "train", "predict_cv", "metrics", "table2a", "fig5"):
         assert rule in run.stdout
-    for rule in ("table2b", "table4", "table6a", "table6b"):
+    for rule in ("table2b", "table4", "table6a", "table6b", "report_config", "report"):
         assert rule in run.stdout
 
 
@@ -108,26 +108,10 @@ def test_python_is_lint_and_format_clean() -> None:
         assert run.returncode == 0, run.stdout + run.stderr
 
 
-@pytest.fixture(scope="module")
-def test_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the whole DAG of config/test.yaml once in a scratch folder."""
-    workdir = tmp_path_factory.mktemp("workflow")
-    run = _snakemake(
-        "--cores", "2", "--configfile", str(ROOT / "config" / "test.yaml"), cwd=workdir
-    )
-    if run.returncode != 0:
-        logs = "\n".join(
-            f"--- {p}\n{p.read_text()[-3000:]}"
-            for p in sorted(workdir.glob("results/logs/**/*.log"))
-        )
-        pytest.fail(f"snakemake failed:\n{run.stderr[-5000:]}\n{logs}")
-    return workdir
-
-
 def test_end_to_end_writes_every_table_and_figure(test_run: Path) -> None:
     results = test_run / "results"
     for name in ("table1", "table2a", "table2b", "table4", "table6a", "table6b"):
-        for ext in ("csv", "md", "tex"):
+        for ext in ("csv", "md", "tex", "html"):
             assert (results / "tables" / f"{name}.{ext}").stat().st_size > 0
         cells = pd.read_csv(results / "stats" / f"{name}.csv")
         assert len(cells) and {"value", "ci_low", "ci_high", "n", "p_value"} <= set(cells.columns)
@@ -183,6 +167,22 @@ def test_end_to_end_table2a_has_paper_rows(test_run: Path) -> None:
     text = (test_run / "results" / "tables" / "table2a.md").read_text()
     for row in ("Dice (%)", "Jaccard (%)", "MSD (mm)", "HD (mm)"):
         assert row in text
+
+
+def test_snakemake_report_holds_every_table_and_figure_with_its_caption(
+    test_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "snakemake-report.html"
+    run = _snakemake(
+        "--configfile", str(ROOT / "config" / "test.yaml"), "--report", str(out), cwd=test_run
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    text = out.read_text()
+    results = test_run / "results"
+    for path in [*results.glob("tables/table*.csv"), *results.glob("figures/*.png")]:
+        assert path.name in text, path.name
+    for caption in ("Table II(a) of the paper", "Fig. 5 of the paper", "999 resamples"):
+        assert caption in text
 
 
 def test_rerun_has_nothing_to_do(test_run: Path) -> None:

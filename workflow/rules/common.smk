@@ -231,8 +231,9 @@ def paper_tables():
 
 
 def table_outputs(name):
-    """A table's three renderings and its cells CSV (results/stats/<name>.csv)."""
-    return [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex")] + [
+    """A table's four renderings (the .html fragment is what the report embeds) and its cells
+    CSV (results/stats/<name>.csv)."""
+    return [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex", "html")] + [
         f"results/stats/{name}.csv"
     ]
 
@@ -328,8 +329,11 @@ def final_outputs():
     outputs += cross_outputs()
     for name in paper_tables():
         outputs += table_outputs(name)
-    outputs += [f"results/tables/paper_vs_reproduced.{ext}" for ext in ("csv", "md")]
+    outputs += [
+        f"results/tables/paper_vs_reproduced.{ext}" for ext in ("csv", "md", "json")
+    ]
     outputs += figure_outputs()
+    outputs.append("results/report.html")
     return outputs
 
 
@@ -460,3 +464,15 @@ def level_options(models, key):
 def absent_options(models):
     missing = [m for m in models if m not in MODELS]
     return f"--absent {' '.join(missing)}" if missing else ""
+
+
+# --------------------------------------------------------------------------- report
+def report_tables():
+    """The HTML fragment of every table this config builds (results/report.html embeds them)."""
+    return [f"results/tables/{name}.html" for name in paper_tables()]
+
+
+def report_figures():
+    """Every figure PNG of the run: the paper figures, then each dataset's overview."""
+    pngs = [path for path in figure_outputs() if path.endswith(".png")]
+    return pngs + [figure_name(d) for d in DATASETS]

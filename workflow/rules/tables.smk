@@ -1,5 +1,5 @@
 # The paper's tables, derived from the per-case metric tables and the training/inference records.
-# Each writes results/tables/<name>.{csv,md,tex} and its cells (value, 95 % bootstrap CI, n,
+# Each writes results/tables/<name>.{csv,md,tex,html} and its cells (value, 95 % bootstrap CI, n,
 # p-value, marker per number) to results/stats/<name>.csv. Which dataset plays the ACDC / LVSC
 # role is `tables.acdc` / `tables.lvsc`; the inputs are built in common.smk.
 
@@ -25,6 +25,7 @@ rule table1:
         ),
         md="results/tables/table1.md",
         tex="results/tables/table1.tex",
+        html="results/tables/table1.html",
         cells=report(
             "results/stats/table1.csv",
             caption="../report/cells.rst",
@@ -55,6 +56,7 @@ rule table2a:
         ),
         md="results/tables/table2a.md",
         tex="results/tables/table2a.tex",
+        html="results/tables/table2a.html",
         cells=report(
             "results/stats/table2a.csv",
             caption="../report/cells.rst",
@@ -83,6 +85,7 @@ rule table2b:
         ),
         md="results/tables/table2b.md",
         tex="results/tables/table2b.tex",
+        html="results/tables/table2b.html",
         cells=report(
             "results/stats/table2b.csv",
             caption="../report/cells.rst",
@@ -113,6 +116,7 @@ rule table3:
         ),
         md="results/tables/table3.md",
         tex="results/tables/table3.tex",
+        html="results/tables/table3.html",
         cells=report(
             "results/stats/table3.csv",
             caption="../report/cells.rst",
@@ -143,6 +147,7 @@ rule table4:
         ),
         md="results/tables/table4.md",
         tex="results/tables/table4.tex",
+        html="results/tables/table4.html",
         cells=report(
             "results/stats/table4.csv",
             caption="../report/cells.rst",
@@ -172,6 +177,7 @@ rule table5:
         ),
         md="results/tables/table5.md",
         tex="results/tables/table5.tex",
+        html="results/tables/table5.html",
         cells=report(
             "results/stats/table5.csv",
             caption="../report/cells.rst",
@@ -206,6 +212,7 @@ rule table6a:
         ),
         md="results/tables/table6a.md",
         tex="results/tables/table6a.tex",
+        html="results/tables/table6a.html",
         cells=report(
             "results/stats/table6a.csv",
             caption="../report/cells.rst",
@@ -234,6 +241,7 @@ rule table6b:
         ),
         md="results/tables/table6b.md",
         tex="results/tables/table6b.tex",
+        html="results/tables/table6b.html",
         cells=report(
             "results/stats/table6b.csv",
             caption="../report/cells.rst",
@@ -262,6 +270,7 @@ rule paper_vs_reproduced:
             category="Tables",
         ),
         md="results/tables/paper_vs_reproduced.md",
+        json="results/tables/paper_vs_reproduced.json",
     log:
         "results/logs/tables/paper_vs_reproduced.log",
     conda:

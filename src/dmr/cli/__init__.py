@@ -1,8 +1,8 @@
 """The ``dmr`` command: one subcommand per workflow step, each a thin shell over one library call.
 
 Subcommands live in one module per stage (``dmr.cli.data``, ``.preprocess``, ``.train``,
-``.predict``, ``.evaluate``, ``.tables``, ``.figures``), each with a ``register(sub)`` that adds
-its parsers.
+``.predict``, ``.evaluate``, ``.tables``, ``.figures``, ``.report``), each with a
+``register(sub)`` that adds its parsers.
 Heavy libraries (torch, SimpleITK, pandas) are imported inside the handlers so that ``dmr --help``
 and light steps start fast; every Snakemake rule pays this start-up cost once per job.
 """
@@ -14,7 +14,18 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from dmr.cli import compare, data, evaluate, figures, predict, preprocess, splits, tables, train
+from dmr.cli import (
+    compare,
+    data,
+    evaluate,
+    figures,
+    predict,
+    preprocess,
+    report,
+    splits,
+    tables,
+    train,
+)
 from dmr.errors import DmrError
 
 log = logging.getLogger("dmr")
@@ -30,6 +41,7 @@ _STAGES: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     tables.register,
     compare.register,
     figures.register,
+    report.register,
 )
 
 

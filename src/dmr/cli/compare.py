@@ -9,7 +9,7 @@ from pathlib import Path
 def _add_paper_vs_reproduced(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "paper-vs-reproduced",
-        help="every published number beside this run's, with a verdict (CSV + Markdown)",
+        help="every published number beside this run's, with a verdict (CSV, Markdown, JSON)",
     )
     p.add_argument(
         "--cells",
@@ -29,7 +29,9 @@ def _add_paper_vs_reproduced(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--acdc", default="acdc", help="config dataset playing the paper's ACDC")
     p.add_argument("--lvsc", default="lvsc", help="config dataset playing the paper's LVSC")
-    p.add_argument("-o", "--out-prefix", required=True, type=Path, help="writes PREFIX.{csv,md}")
+    p.add_argument(
+        "-o", "--out-prefix", required=True, type=Path, help="writes PREFIX.{csv,md,json}"
+    )
     p.set_defaults(handler=_cmd_paper_vs_reproduced)
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from dmr.published.claims import CLAIM_RULES, TABLE_TITLES, Claim
 from dmr.published.compare import VERDICT_RULES, VERDICTS
+from dmr.published.summary import verdict_counts
 from dmr.published.vocabulary import KEY, TABLES, printed_decimals
 
 PAPER = (
@@ -34,9 +35,7 @@ def _number(value: float, decimals: int) -> str:
 
 
 def _summary(comparison: pd.DataFrame) -> list[str]:
-    counts = pd.crosstab(comparison["table"], comparison["verdict"])
-    counts = counts.reindex(index=[t for t in TABLES if t in counts.index], columns=VERDICTS)
-    counts = counts.fillna(0).astype(int)
+    counts = verdict_counts(comparison)
     rows = [
         [TABLE_TITLES[table], int(row.sum()), *row.tolist()] for table, row in counts.iterrows()
     ]

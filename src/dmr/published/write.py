@@ -1,4 +1,4 @@
-"""Build and write ``paper_vs_reproduced.{csv,md}`` from a run's cells and figure data."""
+"""Build and write ``paper_vs_reproduced.{csv,md,json}`` from a run's cells and figure data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dmr.io import write_csv, write_text
+from dmr.io import write_csv, write_json, write_text
 from dmr.published.claims import (
     direction_claims,
     read_figure_csv,
@@ -23,6 +23,7 @@ from dmr.published.compare import (
 )
 from dmr.published.load import load_published
 from dmr.published.markdown import render_markdown
+from dmr.published.summary import comparison_summary
 
 
 def write_paper_vs_reproduced(
@@ -35,7 +36,8 @@ def write_paper_vs_reproduced(
     roles: Mapping[str, str] | None = None,
     published: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Write ``PREFIX.csv`` (one row per published number) and ``PREFIX.md``; return the rows.
+    """Write ``PREFIX.csv`` (one row per published number), ``PREFIX.md`` and ``PREFIX.json``
+    (verdict counts per table and the claims, what the HTML report shows); return the rows.
 
     Missing cells or figure files are allowed (a config that did not run that table or
     figure): their numbers and claims become ``not run``, and the Markdown lists them.
@@ -51,15 +53,18 @@ def write_paper_vs_reproduced(
         weighting_claim(read_figure_csv(fig6)),
         threshold_claim(read_figure_csv(fig7)),
     ]
+    sources = {
+        "cells_files": [p for p in cells_files if p not in missing],
+        "missing_files": missing,
+        "phantom_datasets": phantoms,
+    }
     markdown = render_markdown(
-        comparison,
-        claims,
-        cells_files=[p for p in cells_files if p not in missing],
-        missing_files=missing,
-        phantom_datasets=phantoms,
-        unmatched=unmatched_cells(published, cells, roles),
+        comparison, claims, **sources, unmatched=unmatched_cells(published, cells, roles)
     )
     prefix = Path(out_prefix)
     write_csv(prefix.parent / f"{prefix.name}.csv", comparison)
     write_text(prefix.parent / f"{prefix.name}.md", markdown)
+    write_json(
+        prefix.parent / f"{prefix.name}.json", comparison_summary(comparison, claims, **sources)
+    )
     return comparison

@@ -16,7 +16,7 @@ from dmr.tables.clinical import table2b
 from dmr.tables.comparison import comparison_table, table2a, table4, table6
 from dmr.tables.confusion import confusion_measures, table5
 from dmr.tables.heldout import table3
-from dmr.tables.render import Table, to_latex, to_markdown, write_cells, write_table
+from dmr.tables.render import Table, to_html, to_latex, to_markdown, write_cells, write_table
 from dmr.tables.table1 import table1
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "table4",
     "table5",
     "table6",
+    "to_html",
     "to_latex",
     "to_markdown",
     "write_cells",

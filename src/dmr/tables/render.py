@@ -1,4 +1,4 @@
-"""One renderer for every paper table: CSV (plain numbers), Markdown and LaTeX (booktabs).
+"""One renderer for every paper table: CSV (plain numbers), Markdown, LaTeX (booktabs) and HTML.
 
 A :class:`Table` keeps the machine-readable ``frame`` (what the CSV holds) apart from its typeset
 ``display`` (formatted text, significance markers, bold), its ``notes`` (what was counted,
@@ -9,12 +9,17 @@ written to ``results/stats/<table>.csv``). Builders only fill a Table; nothing h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from dmr.io import write_csv, write_text
 from dmr.tables.cells import CELL_COLUMNS, empty_cells
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 @dataclass
@@ -155,12 +160,55 @@ def to_latex(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+@cache
+def _html_template() -> jinja2.Template:
+    # Imported here: only the writers need jinja2, not every importer of dmr.tables.
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("dmr.tables", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return environment.get_template("table.html.j2")
+
+
+def to_html(table: Table) -> str:
+    """One ``<table>`` with caption, a two-level header (group colspans) and notes in its footer.
+
+    Every text is escaped by the template (autoescape), so the fragment can be embedded as it is;
+    markers stay in the cell text and bold cells are ``<strong>``, as in Markdown and LaTeX.
+    """
+    display, bold = _display_of(table)
+    if isinstance(display.columns, pd.MultiIndex):
+        groups = _column_groups(display.columns)
+        headers = [str(col[-1]) for col in display.columns]
+    else:
+        groups = []
+        headers = [str(col) for col in display.columns]
+    rows = [
+        (str(label), [(str(c), bool(b)) for c, b in zip(cells, bold_row, strict=True)])
+        for label, cells, bold_row in zip(
+            display.index,
+            display.itertuples(index=False),
+            bold.itertuples(index=False),
+            strict=True,
+        )
+    ]
+    return _html_template().render(
+        caption=table.caption, groups=groups, headers=headers, rows=rows, notes=table.notes
+    )
+
+
 def write_table(table: Table, prefix: Path) -> None:
-    """Write ``prefix.csv`` (``frame``), ``prefix.md`` and ``prefix.tex``, each atomically."""
+    """Write ``prefix.csv`` (``frame``), ``prefix.md``, ``prefix.tex`` and ``prefix.html`` (an
+    HTML fragment the report embeds), each atomically."""
     prefix = Path(prefix)
     write_csv(prefix.parent / f"{prefix.name}.csv", table.frame)
     write_text(prefix.parent / f"{prefix.name}.md", to_markdown(table))
     write_text(prefix.parent / f"{prefix.name}.tex", to_latex(table))
+    write_text(prefix.parent / f"{prefix.name}.html", to_html(table))
 
 
 def write_cells(table: Table, path: Path) -> None:

@@ -1,0 +1,41 @@
+# The run's one-page HTML report (results/report.html): provenance, the published-vs-reproduced
+# summary, every table and figure with its caption, and the data checks. The captions are the
+# workflow/report/*.rst files that `snakemake --report` uses too.
+
+
+rule report_config:
+    output:
+        "results/report/config.json",
+    log:
+        "results/logs/report/config.log",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        # The resolved config (schema defaults filled in); a changed config reruns this rule.
+        config=json.dumps(config),
+    shell:
+        "dmr write-config --config-json {params.config:q} -o {output} > {log} 2>&1"
+
+
+rule report:
+    input:
+        config=rules.report_config.output[0],
+        summary="results/tables/paper_vs_reproduced.json",
+        tables=lambda w: report_tables(),
+        figures=lambda w: report_figures(),
+        checks=expand("results/{dataset}/data_check.json", dataset=DATASETS),
+        histories=lambda w: fold_files(DATASETS, MODELS, "history.csv"),
+    output:
+        "results/report.html",
+    log:
+        "results/logs/report/report.log",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        captions=f"{workflow.basedir}/workflow/report",
+        workflow_dir=workflow.basedir,
+    shell:
+        "dmr report --config {input.config} --summary {input.summary} "
+        "--tables {input.tables} --figures {input.figures} --data-checks {input.checks} "
+        "--histories {input.histories} --captions {params.captions:q} "
+        "--workflow-dir {params.workflow_dir:q} -o {output} > {log} 2>&1"
