@@ -53,7 +53,7 @@ def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
             {"datasets": {"acdc": {"format": "acdc", "source": "path"}}},
             "'path' is a required property",
         ),
-        ({"tables": {"acdc": "acdc", "lvsc": "nope"}}, "config tables.lvsc: 'nope' is not one of"),
+        ({"tables": {"acdc": "acdc", "lvsc": "nope"}}, "config tables.lvsc: 'nope' is not a dataset of format 'lvsc'"),
         ({"stats": {"bootstrap_resamples": 5}}, "5 is less than the minimum of 99"),
     ],
 )
