@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny phantom datasets in the real ACDC and LVSC on-disk layouts.
+"""Shared fixtures: tiny phantom datasets in the real ACDC and LVSC on-disk layouts, and one local
+run of config/test.yaml for the tests that check or compare the workflow's products.
 
 Each dataset is generated once per test session (a fraction of a second) and must be treated as
 read-only; a test that changes files uses the ``acdc_copy`` / ``lvsc_copy`` fixtures (a fresh copy
@@ -8,11 +9,15 @@ in the test's own ``tmp_path``).
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from dmr.datasets.phantom import generate_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: Scanner domain of the test phantoms: a coarse grid (~150 mm field of view, 3-4 slices,
 #: 4-5 frames) that still holds a whole heart, so labels, ED/ES and geometry are meaningful.
@@ -57,3 +62,25 @@ def acdc_copy(acdc_root: Path, tmp_path: Path) -> Path:
 def lvsc_copy(lvsc_root: Path, tmp_path: Path) -> Path:
     """A private, modifiable copy of ``lvsc_root``."""
     return Path(shutil.copytree(lvsc_root, tmp_path / "lvsc"))
+
+
+@pytest.fixture(scope="session")
+def test_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole DAG of config/test.yaml, run once locally in a scratch folder (read-only for tests:
+    the workflow tests check its products, the SLURM test compares its own run with them)."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    snakemake = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+    config = ["--configfile", str(ROOT / "config" / "test.yaml")]
+    run = subprocess.run(
+        [*snakemake, "--directory", str(workdir), "--cores", "2", *config],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+    )
+    if run.returncode != 0:
+        logs = "\n".join(
+            f"--- {p}\n{p.read_text()[-3000:]}"
+            for p in sorted(workdir.glob("results/logs/**/*.log"))
+        )
+        pytest.fail(f"snakemake failed:\n{run.stderr[-5000:]}\n{logs}")
+    return workdir

@@ -104,22 +104,6 @@ def test_python_is_lint_and_format_clean() -> None:
         assert run.returncode == 0, run.stdout + run.stderr
 
 
-@pytest.fixture(scope="module")
-def test_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the whole DAG of config/test.yaml once in a scratch folder."""
-    workdir = tmp_path_factory.mktemp("workflow")
-    run = _snakemake(
-        "--cores", "2", "--configfile", str(ROOT / "config" / "test.yaml"), cwd=workdir
-    )
-    if run.returncode != 0:
-        logs = "\n".join(
-            f"--- {p}\n{p.read_text()[-3000:]}"
-            for p in sorted(workdir.glob("results/logs/**/*.log"))
-        )
-        pytest.fail(f"snakemake failed:\n{run.stderr[-5000:]}\n{logs}")
-    return workdir
-
-
 def test_end_to_end_writes_every_table_and_figure(test_run: Path) -> None:
     results = test_run / "results"
     for name in ("table1", "table2a"):
