@@ -1,7 +1,8 @@
 """The ``dmr`` command: one subcommand per workflow step, each a thin shell over one library call.
 
-Subcommands live in one module per stage (``dmr.cli.data``, ``.preprocess``, ``.train``,
-``.predict``, ``.evaluate``, ``.tables``), each with a ``register(sub)`` that adds its parsers.
+Subcommands live in one module per stage (``dmr.cli.data``, ``.download``, ``.preprocess``,
+``.train``, ``.predict``, ``.evaluate``, ``.tables``), each with a ``register(sub)`` that adds its
+parsers.
 Heavy libraries (torch, SimpleITK, pandas) are imported inside the handlers so that ``dmr --help``
 and light steps start fast; every Snakemake rule pays this start-up cost once per job.
 """
@@ -13,7 +14,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from dmr.cli import data, evaluate, predict, preprocess, tables, train
+from dmr.cli import data, download, evaluate, predict, preprocess, tables, train
 from dmr.errors import DmrError
 
 log = logging.getLogger("dmr")
@@ -21,6 +22,7 @@ log = logging.getLogger("dmr")
 #: Stage modules in the order their subcommands are listed by ``dmr --help``.
 _STAGES: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     data.register,
+    download.register,
     preprocess.register,
     train.register,
     predict.register,
