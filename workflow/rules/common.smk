@@ -25,6 +25,21 @@ def _check_models():
 _check_models()
 
 
+def _check_downloads():
+    """Only ACDC is public; LVSC's `source: download` is refused with where to ask for the data."""
+    for name, dataset in config["datasets"].items():
+        if dataset["source"] == "download" and dataset["format"] != "acdc":
+            raise ValueError(
+                f"config datasets.{name}: source 'download' is only available for ACDC. The "
+                "LV Segmentation Challenge 2011 (LVSC) data are given out after a registration "
+                "with the Cardiac Atlas Project (https://www.cardiacatlas.org/): request them "
+                "there, unpack them and use `source: path` with `path:` pointing at the folder."
+            )
+
+
+_check_downloads()
+
+
 wildcard_constraints:
     dataset="|".join(DATASETS),
     model="|".join(MODELS),
@@ -43,18 +58,28 @@ def is_phantom(name):
     return config["datasets"][name]["source"] == "phantom"
 
 
+def is_downloaded(name):
+    return config["datasets"][name]["source"] == "download"
+
+
 def raw_path(wildcards):
-    """Where the raw data of a dataset live: generated phantoms or the user's download."""
+    """Where the raw data of a dataset live: generated phantoms, the DAG's own download, or the
+    user's copy."""
     if is_phantom(wildcards.dataset):
         return f"resources/{wildcards.dataset}"
+    if is_downloaded(wildcards.dataset):
+        return f"resources/downloaded/{wildcards.dataset}"
     return config["datasets"][wildcards.dataset]["path"]
 
 
 def raw_inputs(wildcards):
-    """Phantom datasets depend on their generator rule; real data are read-only inputs outside the DAG
-    (`dmr check-data` reports a missing download with where to obtain it)."""
+    """Phantom and downloaded datasets are outputs of the DAG (generator / download rule); a
+    user's copy is a read-only input outside it (`dmr check-data` reports a missing folder with
+    where to obtain the data)."""
     if is_phantom(wildcards.dataset):
         return rules.phantoms.output.root
+    if is_downloaded(wildcards.dataset):
+        return rules.download.output.root
     return []
 
 
