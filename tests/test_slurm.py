@@ -178,10 +178,11 @@ def test_every_job_goes_through_sbatch_and_training_asks_for_a_gpu(
     config = _config()
     folds = sum(d["folds"]["k"] for d in config["datasets"].values())
     assert planned["train"] == folds * len(config["models"])
-    assert "localrule" not in output  # nothing ran outside SLURM
-    assert Counter(_rule(j) for j in jobs) == planned
-    assert {j["JobState"] for j in jobs} == {"COMPLETED"}
-    assert output.count("has been submitted with SLURM jobid") == planned.total()
+    # Each planned job (rule + wildcards, the plugin's job comment) completed as a SLURM job: none
+    # ran outside SLURM. A failed attempt that was retried would be a second SLURM job.
+    completed = {j["Comment"]: j for j in jobs if j["JobState"] == "COMPLETED"}
+    assert Counter(_rule(j) for j in completed.values()) == planned
+    assert output.count("has been submitted with SLURM jobid") == len(jobs) >= planned.total()
     for job in jobs:
         gpus = job.get("TresPerJob", "")
         assert ("gpu:1" in gpus) == (_rule(job) == "train"), (job["Comment"], gpus)
