@@ -35,7 +35,7 @@ TOOLS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontr
 #: start-cluster.sh's exit status for "this machine cannot run a cluster" (not root, no namespaces).
 CANNOT_RUN_HERE = 3
 #: Epochs of the training that is cancelled: long enough (~0.5 s each) to be caught running.
-SLOW_EPOCHS = 30
+SLOW_EPOCHS = 20
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
@@ -228,35 +228,48 @@ def _cancel_when_first_epoch_is_saved(cluster: Cluster, workdir: Path, proc) -> 
     pytest.fail("the fold-0 training job never ran long enough to be cancelled")
 
 
+def _start(args: list[str], workdir: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [*SNAKEMAKE, *args, "--directory", str(workdir)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            env=env,
+        )
+
+
 def test_cancelled_training_resumes_from_its_checkpoint(
     cluster: Cluster, slurm_run: tuple[Path, str], test_run: Path, tmp_path: Path
 ) -> None:
     workdir, _ = slurm_run
     slow = _slow_config(tmp_path)
     target = "results/acdc/metrics/unet-base.csv"
-    # Retrain acdc's unet-base (both folds) for SLOW_EPOCHS, from scratch, on the cluster ...
-    shutil.rmtree(workdir / "results/acdc/ckpt/unet-base")
     args = [target, "--forcerun", "train", "--configfile", str(slow)]
-    log_path = tmp_path / "snakemake.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [*SNAKEMAKE, *args, "--profile", str(PROFILE), "--directory", str(workdir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-            env=cluster.env,
-        )
-        try:
-            cancelled = _cancel_when_first_epoch_is_saved(cluster, workdir, proc)
+    # Retrain acdc's unet-base (both folds) for SLOW_EPOCHS from scratch on the cluster, and, at the
+    # same time (the cluster run mostly waits), without interruption in a copy of the local run.
+    local = tmp_path / "local"
+    shutil.copytree(test_run, local, symlinks=True)
+    for folder in (workdir, local):
+        shutil.rmtree(folder / "results/acdc/ckpt/unet-base")
+    logs = {"slurm": tmp_path / "slurm.log", "local": tmp_path / "local.log"}
+    procs = {
+        "local": _start([*args, "--cores", "2"], local, dict(os.environ), logs["local"]),
+        "slurm": _start([*args, "--profile", str(PROFILE)], workdir, cluster.env, logs["slurm"]),
+    }
+    try:
+        cancelled = _cancel_when_first_epoch_is_saved(cluster, workdir, procs["slurm"])
+        for proc in procs.values():
             proc.wait(timeout=900)
-        finally:
+    finally:
+        for proc in procs.values():
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(timeout=60)
-    output = log_path.read_text()
-    assert proc.returncode == 0, output[-6000:]
+    for name, proc in procs.items():
+        assert proc.returncode == 0, f"{name} run failed:\n{logs[name].read_text()[-6000:]}"
 
-    # ... the cancelled job failed, its retry (a new sbatch job) resumed from the checkpoint ...
+    # The cancelled job failed, its retry (a new sbatch job) resumed from the checkpoint ...
     fold0 = [j for j in cluster.jobs() if j["Comment"] == "rule_train_wildcards_acdc_unet-base_0"]
     states = {j["JobId"]: j["JobState"] for j in fold0}
     assert states[cancelled] == "CANCELLED"
@@ -266,11 +279,7 @@ def test_cancelled_training_resumes_from_its_checkpoint(
     assert resumed, train_log[-3000:]
     assert 1 <= int(resumed.group(1)) < SLOW_EPOCHS
 
-    # ... and the metrics are those of an uninterrupted local run of the same config.
-    local = tmp_path / "local"
-    shutil.copytree(test_run, local, symlinks=True)
-    shutil.rmtree(local / "results/acdc/ckpt/unet-base")
-    _run([*args, "--cores", "2"], local, dict(os.environ))
+    # ... and the metrics are those of the uninterrupted run.
     assert _metric_files(workdir, "acdc") == _metric_files(local, "acdc")
     for fold in (0, 1):
         history = f"results/acdc/models/unet-base/fold{fold}/history.csv"
