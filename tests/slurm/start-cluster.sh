@@ -4,7 +4,7 @@
 # nothing in /etc and can run beside another SLURM. Needs root and Debian's packages
 # `slurmctld slurmd slurm-client munge`; no systemd, cgroups or accounting database.
 #
-#   tests/slurm/start-cluster.sh DIR      # prints "ready" once the node is idle
+#   tests/slurm/start-cluster.sh DIR      # prints "ready" once the node is idle (partition gpu)
 #   . DIR/env                              # SLURM_CONF for sbatch/squeue/scancel/snakemake
 #   tests/slurm/stop-cluster.sh DIR        # cancels jobs, stops the daemons by PID
 set -euo pipefail
@@ -27,7 +27,8 @@ slurmd_port=$(free_port)
 while [[ $slurmd_port == "$ctld_port" ]]; do slurmd_port=$(free_port); done
 host=$(hostname -s)
 node=dmrnode
-cpus=$(nproc)
+# CPUS=8 claims more CPUs than the machine has, e.g. to schedule profiles/slurm's 8 CPUs per GPU.
+cpus=${CPUS:-$(nproc)}
 # RealMemory must not exceed what slurmd detects, or the node is drained: use 80 % of it.
 memory_mb=$(awk '/^MemTotal:/ {printf "%d", $2 / 1024 * 0.8}' /proc/meminfo)
 
