@@ -1,10 +1,10 @@
-"""Shared fixtures: tiny phantom datasets in the real ACDC and LVSC on-disk layouts, and one
-end-to-end run of config/test.yaml.
+"""Shared fixtures: tiny phantom datasets in the real ACDC and LVSC on-disk layouts, and one local
+run of config/test.yaml for the tests that check or compare the workflow's products
+(tests/test_workflow.py, tests/test_report.py, tests/test_slurm.py).
 
 Each dataset is generated once per test session (a fraction of a second) and must be treated as
 read-only; a test that changes files uses the ``acdc_copy`` / ``lvsc_copy`` fixtures (a fresh copy
-in the test's own ``tmp_path``). The workflow run (``test_run``) is also made once per session
-and shared by every test that reads its results (tests/test_workflow.py, tests/test_report.py).
+in the test's own ``tmp_path``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from dmr.datasets.phantom import generate_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: Scanner domain of the test phantoms: a coarse grid (~150 mm field of view, 3-4 slices,
 #: 4-5 frames) that still holds a whole heart, so labels, ED/ES and geometry are meaningful.
@@ -65,14 +67,13 @@ def lvsc_copy(lvsc_root: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def test_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the whole DAG of config/test.yaml once in a scratch folder; treat it as read-only."""
-    root = Path(__file__).resolve().parents[1]
+    """The whole DAG of config/test.yaml, run once locally in a scratch folder (read-only for tests:
+    the workflow tests check its products, the SLURM test compares its own run with them)."""
     workdir = tmp_path_factory.mktemp("workflow")
-    command = [sys.executable, "-m", "snakemake", "-s", str(root / "Snakefile"),
-               "--directory", str(workdir), "--cores", "2",
-               "--configfile", str(root / "config" / "test.yaml")]  # fmt: skip
+    snakemake = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+    config = ["--configfile", str(ROOT / "config" / "test.yaml")]
     run = subprocess.run(
-        command,
+        [*snakemake, "--directory", str(workdir), "--cores", "2", *config],
         capture_output=True,
         text=True,
         cwd=workdir,

@@ -10,9 +10,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
 def _pyproject_pins() -> set[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return set(project["dependencies"])
+    return set(_project()["dependencies"])
+
+
+def _extra(name: str) -> set[str]:
+    return set(_project()["optional-dependencies"][name])
 
 
 def _conda_pins() -> set[str]:
@@ -28,7 +35,15 @@ def test_every_dependency_is_pinned_exactly() -> None:
 
 
 def test_conda_environment_matches_pyproject() -> None:
-    assert _conda_pins() == _pyproject_pins()
+    # The SLURM plugins are in the environment too: Snakemake runs inside each SLURM job.
+    assert _conda_pins() == _pyproject_pins() | _extra("slurm")
+
+
+def test_extras_are_pinned_and_the_tests_get_the_slurm_plugins() -> None:
+    extras = _project()["optional-dependencies"]
+    unpinned = [d for deps in extras.values() for d in deps if "==" not in d]
+    assert not unpinned, f"pyproject.toml extras without an exact pin: {unpinned}"
+    assert _extra("slurm") <= _extra("test")
 
 
 def test_torch_is_the_cpu_wheel_pin() -> None:

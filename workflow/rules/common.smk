@@ -1,7 +1,6 @@
 # Config validation, wildcard constraints and the small functions every rule uses.
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 from snakemake.utils import validate
 
@@ -26,6 +25,21 @@ def _check_models():
 _check_models()
 
 
+def _check_downloads():
+    """Only ACDC is public; LVSC's `source: download` is refused with where to ask for the data."""
+    for name, dataset in config["datasets"].items():
+        if dataset["source"] == "download" and dataset["format"] != "acdc":
+            raise ValueError(
+                f"config datasets.{name}: source 'download' is only available for ACDC. The "
+                "LV Segmentation Challenge 2011 (LVSC) data are given out after a registration "
+                "with the Cardiac Atlas Project (https://www.cardiacatlas.org/): request them "
+                "there, unpack them and use `source: path` with `path:` pointing at the folder."
+            )
+
+
+_check_downloads()
+
+
 wildcard_constraints:
     dataset="|".join(DATASETS),
     train="|".join(DATASETS),
@@ -46,26 +60,34 @@ def is_phantom(name):
     return config["datasets"][name]["source"] == "phantom"
 
 
+def is_downloaded(name):
+    return config["datasets"][name]["source"] == "download"
+
+
 def raw_path(wildcards):
-    """Where the raw data of a dataset live: generated phantoms or the user's download."""
+    """Where the raw data of a dataset live: generated phantoms, the DAG's own download, or the
+    user's copy."""
     return raw_path_of(wildcards.dataset)
 
 
 def raw_inputs(wildcards):
-    """Phantom datasets depend on their generator rule; real data are read-only inputs outside the DAG
-    (`dmr check-data` reports a missing download with where to obtain it)."""
+    """Phantom and downloaded datasets are outputs of the DAG (generator / download rule); a
+    user's copy is a read-only input outside it (`dmr check-data` reports a missing folder with
+    where to obtain the data)."""
     return raw_inputs_of(wildcards.dataset)
 
 
 def raw_path_of(name):
     if is_phantom(name):
         return f"resources/{name}"
+    if is_downloaded(name):
+        return f"resources/downloaded/{name}"
     return config["datasets"][name]["path"]
 
 
 def raw_inputs_of(name):
-    if is_phantom(name):
-        return f"resources/{name}"
+    if is_phantom(name) or is_downloaded(name):
+        return raw_path_of(name)
     return []
 
 
@@ -419,21 +441,7 @@ def figure_outputs():
     return outputs
 
 
-def as_wildcards(dataset):
-    return SimpleNamespace(dataset=dataset)
-
-
-def raw_inputs_of(dataset):
-    """raw_inputs() of one named dataset: its phantom folder, or nothing for real data."""
-    return [f"resources/{dataset}"] if is_phantom(dataset) else []
-
-
-def bootstrap_options():
-    stats = config.get("stats", {})
-    return (
-        f"--n-resamples {stats.get('bootstrap_resamples', 9999)} "
-        f"--seed {stats.get('seed', 0)}"
-    )
+bootstrap_options = bootstrap_args
 
 
 def dataset_labels():

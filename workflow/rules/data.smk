@@ -1,4 +1,5 @@
-# Data stage: generate phantoms (embedded default) -> check the raw folder -> overview figure.
+# Data stage: generate phantoms (embedded default) or download a public dataset -> check the raw
+# folder -> overview figure.
 
 
 rule phantoms:
@@ -20,6 +21,30 @@ rule phantoms:
         "dmr phantoms --format {params.fmt} --cases {params.cases} "
         "--testing-cases {params.testing} --seed {params.seed} "
         "--domain-json '{params.domain}' -o {output.root} > {log} 2>&1"
+
+
+rule download:
+    output:
+        root=directory("resources/downloaded/{dataset}"),
+    log:
+        "results/logs/{dataset}/download.log",
+    benchmark:
+        "results/benchmarks/{dataset}/download.tsv"
+    # On a cluster, compute nodes often have no internet: fetch on the submitting machine.
+    localrule: True
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        fmt=dataset_format,
+        url=lambda w: dataset_cfg(w)["download"]["url"],
+        sha256=lambda w: (
+            f"--sha256 {dataset_cfg(w)['download']['sha256']}"
+            if dataset_cfg(w)["download"]["sha256"]
+            else ""
+        ),
+    shell:
+        "dmr download --format {params.fmt} --url {params.url:q} {params.sha256} "
+        "-o {output.root} > {log} 2>&1"
 
 
 rule check_data:

@@ -22,7 +22,7 @@ rule fig1:
     conda:
         "../../envs/dmr.yaml"
     params:
-        raw=lambda w: raw_path(as_wildcards(role_dataset("acdc"))),
+        raw=lambda w: raw_path_of(role_dataset("acdc")),
         prefix=subpath(output.png, strip_suffix=".png"),
     shell:
         "dmr figure fig1 --format acdc --raw {params.raw} --metrics {input.metrics} "
@@ -174,7 +174,7 @@ rule figS1:
     conda:
         "../../envs/dmr.yaml"
     params:
-        raw=lambda w: raw_path(as_wildcards(role_dataset("acdc"))),
+        raw=lambda w: raw_path_of(role_dataset("acdc")),
         prefix=subpath(output.png, strip_suffix=".png"),
         predictions=lambda w, input: " ".join(
             f"--prediction {m}={folder}"

@@ -1,8 +1,8 @@
 """The ``dmr`` command: one subcommand per workflow step, each a thin shell over one library call.
 
-Subcommands live in one module per stage (``dmr.cli.data``, ``.preprocess``, ``.train``,
-``.predict``, ``.evaluate``, ``.tables``, ``.figures``, ``.report``), each with a
-``register(sub)`` that adds its parsers.
+Subcommands live in one module per stage (``dmr.cli.data``, ``.download``, ``.preprocess``,
+``.train``, ``.predict``, ``.evaluate``, ``.splits``, ``.tables``, ``.compare``, ``.figures``,
+``.report``), each with a ``register(sub)`` that adds its parsers.
 Heavy libraries (torch, SimpleITK, pandas) are imported inside the handlers so that ``dmr --help``
 and light steps start fast; every Snakemake rule pays this start-up cost once per job.
 """
@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dmr.cli import (
     compare,
     data,
+    download,
     evaluate,
     figures,
     predict,
@@ -33,6 +34,7 @@ log = logging.getLogger("dmr")
 #: Stage modules in the order their subcommands are listed by ``dmr --help``.
 _STAGES: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     data.register,
+    download.register,
     preprocess.register,
     train.register,
     predict.register,
