@@ -58,6 +58,8 @@ def assert_same(a, b) -> None:
 def test_in_memory_rows_gather_exactly_what_read_batch_reads(folders, threshold):
     train_ds, _ = datasets(folders, threshold)
     arrays = SliceArrays(train_ds, distances=True, device=CPU)
+    # Truncated once in float16 where -T is a float16 number, else per batch in float32.
+    assert arrays.truncated == (threshold == 5.0)
     indices = np.array([40, 3, 47, 0, 24, 3])  # both sources, unsorted, one repeated
     expected = train_ds.read_batch(indices)
     assert_same(arrays.gather(indices), expected)

@@ -221,12 +221,22 @@ def finish(
 ) -> Batch:
     """Stored dtypes -> what the network and loss take: (B,1,S,S) float32, int64 labels,
     float32 distances truncated at ``-threshold`` (paper Eq. 2), on the tensors' device."""
-    truncated = dists.float().clamp_(min=-threshold) if dists is not None else None
+    truncated = dists.float().clamp_min_(-threshold) if dists is not None else None
     return images.unsqueeze(1).float(), labels.long(), truncated
 
 
+def exact_in(dtype: torch.dtype, value: float) -> bool:
+    """Whether ``value`` is a number of ``dtype`` (then truncating in it is exact)."""
+    return float(torch.tensor(value, dtype=dtype)) == value
+
+
 class SliceArrays:
-    """The rows of one dataset held in memory (RAM or GPU) in their stored dtypes, by index."""
+    """The rows of one dataset held in memory (RAM or GPU) in their stored dtypes, by index.
+
+    Distance maps are truncated at ``-T`` once, when loaded, where ``-T`` is a float16 number
+    (T = 5, 60, 250 are): the maximum of two float16 numbers converted to float32 is then the
+    float32 maximum that ``read_batch`` computes, and each batch needs only the conversion.
+    """
 
     def __init__(self, dataset: SliceDataset, *, distances: bool, device: torch.device) -> None:
         self.threshold = dataset.threshold
@@ -247,6 +257,9 @@ class SliceArrays:
             self.labels[rows[0] : rows[-1] + 1].copy_(torch.from_numpy(labels))
             if self.dists is not None:
                 self.dists[rows[0] : rows[-1] + 1].copy_(torch.from_numpy(dists))
+        self.truncated = self.dists is not None and exact_in(self.dists.dtype, -self.threshold)
+        if self.truncated:
+            self.dists.clamp_min_(-self.threshold)
 
     def gather(self, indices: np.ndarray) -> Batch:
         """A CPU batch, gathered and converted slice by slice (one pass, the slice in cache)."""
@@ -257,11 +270,14 @@ class SliceArrays:
         dists = None
         if self.dists is not None:
             dists = torch.empty((n, *self.dists.shape[1:]), dtype=torch.float32)
-        for k, i in enumerate(np.asarray(indices, dtype=np.int64).tolist()):
-            images[k, 0].copy_(self.images[i])
+        index = np.asarray(indices, dtype=np.int64)
+        torch.index_select(self.images, 0, torch.from_numpy(index), out=images[:, 0])
+        for k, i in enumerate(index.tolist()):
             labels[k].copy_(self.labels[i])
             if dists is not None:
-                dists[k].copy_(self.dists[i]).clamp_(min=-self.threshold)
+                dists[k].copy_(self.dists[i])
+                if not self.truncated:
+                    dists[k].clamp_min_(-self.threshold)
         return images, labels, dists
 
     def gather_raw(
