@@ -97,6 +97,7 @@ class Result:
     model: str
     size: int
     precision: str
+    compiled: bool
     batch: int
     parameters: int
     train_img_s: float
@@ -266,11 +267,16 @@ def benchmark_model(
     for precision in args.precision:
         dtype = AUTOCAST[precision]
         model.train()
-        train_step = make_train_step(model, regularized, batch, autocast_dtype=dtype)
+        # torch.compile (--compile): the first, compiling steps are in the warm-up.
+        net = torch.compile(model) if args.compile else model
+        train_step = make_train_step(net, regularized, batch, autocast_dtype=dtype)
         train_s, train_median_s = timed(train_step, args.warmup, args.steps, device)
         model.eval()
         infer_s, infer_median_s = timed(
-            make_inference(deployed, image, dtype), args.warmup, args.steps, device
+            make_inference(torch.compile(deployed) if args.compile else deployed, image, dtype),
+            args.warmup,
+            args.steps,
+            device,
         )
         infer_with_regularizer_ms = None
         if regularized:
@@ -282,6 +288,7 @@ def benchmark_model(
                 model=name,
                 size=size,
                 precision=precision,
+                compiled=args.compile,
                 batch=args.batch,
                 parameters=count_parameters(model),
                 train_img_s=images_per_s,
@@ -384,6 +391,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="raise glibc's malloc thresholds like `dmr train` does (%(default)s)",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the networks (give --warmup >= 2: the first steps compile)",
     )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
