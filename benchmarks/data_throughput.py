@@ -36,10 +36,11 @@ import pandas as pd
 import torch
 
 from dmr.allocator import reuse_freed_memory
-from dmr.batches import DEFAULT_MEMORY_FRACTION, BatchFeeder, build_feeders
+from dmr.batches import BatchFeeder, build_feeders
 from dmr.data import build_datasets, iterate_batches
 from dmr.io import write_json
 from dmr.npy import NpyRowWriter
+from dmr.residency import DEFAULT_MEMORY_FRACTION
 
 LOG = logging.getLogger("data_throughput")
 DEFAULT_WORK = Path(__file__).resolve().parent / "out" / "data_throughput"

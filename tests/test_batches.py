@@ -12,20 +12,18 @@ import pytest
 import torch
 from test_data import make_preprocessed
 
-import dmr.batches
-from dmr.batches import (
-    GIB,
-    BatchFeeder,
-    SliceArrays,
-    available_host_memory,
-    build_feeders,
-    bytes_per_slice,
-    choose_residency,
-    finish,
-    prefetch,
-)
+import dmr.residency
+from dmr.batches import BatchFeeder, SliceArrays, build_feeders, finish, prefetch
+from dmr.cli.train import DEFAULT_MEMORY_FRACTION as CLI_DEFAULT_FRACTION
 from dmr.data import build_datasets, iterate_batches
 from dmr.errors import DmrError
+from dmr.residency import (
+    DEFAULT_MEMORY_FRACTION,
+    GIB,
+    available_host_memory,
+    bytes_per_slice,
+    choose_residency,
+)
 
 CPU = torch.device("cpu")
 CUDA = torch.device("cuda")
@@ -128,6 +126,7 @@ def test_prefetch_raises_the_producers_error_and_stops_when_closed_early():
 
 
 def test_memory_decision_follows_the_stated_fraction():
+    assert CLI_DEFAULT_FRACTION == DEFAULT_MEMORY_FRACTION == 0.5  # dmr train's default
     ram = (10 * GIB, "MemAvailable")
     fits, too_big = int(4.9 * GIB), int(5.1 * GIB)
     decide = choose_residency
@@ -159,7 +158,7 @@ def test_available_memory_is_measured_and_logged_with_the_choice(folders, monkey
     assert available > 0 and source
     train_ds, val_ds = datasets(folders, 5.0)
     needed = (len(train_ds) + len(val_ds)) * bytes_per_slice(train_ds, distances=True)
-    monkeypatch.setattr(dmr.batches, "available_host_memory", lambda: (needed, "MemAvailable"))
+    monkeypatch.setattr(dmr.residency, "available_host_memory", lambda: (needed, "MemAvailable"))
     with caplog.at_level("INFO", logger="dmr.batches"):
         (train_feeder, val_feeder), residency = build_feeders(
             [train_ds, val_ds], CPU, distances=True, fraction=0.5

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from dmr.batches import DEFAULT_MEMORY_FRACTION, Batch, BatchFeeder, build_feeders, parse_switch
+from dmr.batches import Batch, BatchFeeder, build_feeders
 from dmr.checkpoint import load_checkpoint, save_checkpoint
 from dmr.data import SliceDataset, build_datasets, epoch_seed, iterate_batches
 from dmr.errors import DmrError
@@ -36,6 +36,7 @@ from dmr.io import write_csv
 from dmr.losses import build_loss
 from dmr.models import build_model, enable_activation_checkpointing
 from dmr.precision import Precision, legacy_precision, parse_amp, resolve_precision
+from dmr.residency import DEFAULT_MEMORY_FRACTION, parse_switch
 
 log = logging.getLogger(__name__)
 
