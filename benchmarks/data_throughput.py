@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     train_ds, _, _ = build_datasets(folder, None, folder / "folds.csv", 0, THRESHOLD)
     n = len(train_ds)
     # Files in the page cache, as they are after the first epoch of a training.
-    list(iterate_batches(train_ds, 256, shuffle=False))
+    for _ in iterate_batches(train_ds, 64, shuffle=False):
+        pass
     load_average = [os.getloadavg()[0]]
 
     started = time.perf_counter()

@@ -60,7 +60,9 @@ def test_in_memory_rows_gather_exactly_what_read_batch_reads(folders, threshold)
     assert arrays.truncated == (threshold == 5.0)
     indices = np.array([40, 3, 47, 0, 24, 3])  # both sources, unsorted, one repeated
     expected = train_ds.read_batch(indices)
+    threads = torch.get_num_threads()
     assert_same(arrays.gather(indices), expected)
+    assert torch.get_num_threads() == threads  # the one-thread gather restores the setting
     # The GPU path (gather in stored dtypes, convert after the copy) with the same arithmetic.
     raw = arrays.gather_raw(torch.from_numpy(indices))
     assert raw[1].dtype == torch.uint8 and raw[2].dtype == torch.float16
