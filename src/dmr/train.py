@@ -95,7 +95,7 @@ class TrainConfig:
     output: Path
     #: Recompute full-resolution blocks in the backward pass (same numbers, less memory).
     checkpoint_activations: bool = False
-    #: Where the slice arrays live: ``auto``, ``true`` or ``false`` (see ``dmr.batches``).
+    #: Where the slice arrays live: ``auto``, ``true`` or ``false`` (see ``dmr.residency``).
     data_on_device: str | bool = "auto"
     #: Share of the available (device or host) memory the slice arrays may take.
     data_memory_fraction: float = DEFAULT_MEMORY_FRACTION
