@@ -3,9 +3,13 @@
 For each model and image size: images/s of a full training step (forward, loss -- the DMR loss for
 DMR models --, backward, RMSprop step), inference ms/image of the deployed network (eval, no_grad;
 for DMR models also with the regularizer kept, like Table I's bracketed times), and FLOPs per image
-counted with ``torch.utils.flop_counter.FlopCounterMode``. The float32 matmul peak of the same
-machine is measured in the same run (large ``torch.mm``, same thread count), so the achieved
-FLOP/s are reported as a fraction of it. On CUDA, bf16-autocast training images/s are added.
+counted with ``torch.utils.flop_counter.FlopCounterMode``. Each ``--precision`` (``fp32``;
+``bf16`` / ``fp16`` autocast as ``dmr train`` uses it, default fp32 and, on CUDA, bf16) is one
+record, with its speed-up over fp32 in the same run. The matmul peak of each precision on the
+same machine is measured in the same run (large ``torch.mm``, same thread count), so the
+achieved FLOP/s are reported as a fraction of it. The JSON (``--out``) holds the machine, what
+``amp: auto`` picks on it, and ``records``: one per (model, size, precision) with at least
+``model``, ``size``, ``precision`` and ``train_img_s``.
 
 At the paper's image sizes (256 px ACDC, 192 px LVSC) it also turns images/s into minutes per
 training epoch of the paper's setting and prints them beside the paper's Table I (Titan Xp).
@@ -20,6 +24,7 @@ matmul measurements taken through the run.
 Run on demand (never in the test suite), e.g.::
 
     python benchmarks/train_throughput.py --sizes 128 256 --threads 2 --out results.json
+    python benchmarks/train_throughput.py --sizes 128 --precision fp32 bf16 --out bf16.json
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ from dmr.allocator import reuse_freed_memory
 from dmr.io import write_json
 from dmr.losses import build_loss
 from dmr.models import ARCHITECTURES, build_model, count_parameters
+from dmr.precision import cpu_bf16_units, resolve_precision
+from dmr.train import device_label
 
 LOG = logging.getLogger("train_throughput")
 MODEL_NAMES = tuple(f"{arch}-{variant}" for variant in ("base", "dmr") for arch in ARCHITECTURES)
@@ -84,12 +91,17 @@ PAPER_EPOCHS: dict[int, PaperEpoch] = {
 
 @dataclass
 class Result:
+    """One (model, size, precision) record; the JSON contract is at least ``model``, ``size``,
+    ``precision`` and ``train_img_s``."""
+
     model: str
     size: int
+    precision: str
+    compiled: bool
     batch: int
     parameters: int
-    train_images_per_s: float
-    train_images_per_s_median: float
+    train_img_s: float
+    train_img_s_median: float
     train_gflop_per_image: float
     train_fraction_of_peak: float
     infer_ms_per_image: float
@@ -97,18 +109,32 @@ class Result:
     infer_gflop_per_image: float
     infer_fraction_of_peak: float
     infer_ms_per_image_with_regularizer: float | None
-    train_images_per_s_bf16: float | None
-    #: Matmul peak measured just before this model: the fraction against it is less sensitive to
-    #: other jobs' load than the fraction against the run's best peak.
+    #: This record's images/s over the float32 record of the same model and size (same run).
+    speedup_vs_fp32: float | None = None
+    #: Matmul peak (of this precision) measured just before this model: the fraction against it
+    #: is less sensitive to other jobs' load than the fraction against the run's best peak.
     local_peak_gflops: float = math.nan
     train_fraction_of_local_peak: float = math.nan
-    #: At a paper image size: that dataset, its epoch's images, minutes per epoch at the measured
-    #: float32 (and bf16) speed, and the paper's Titan Xp minutes.
+    #: At a paper image size: that dataset, its epoch's images, minutes per epoch at the
+    #: measured speed, and the paper's Titan Xp minutes.
     epoch_dataset: str | None = None
     epoch_images: int | None = None
     train_min_per_epoch: float | None = None
-    train_min_per_epoch_bf16: float | None = None
     paper_titan_xp_min_per_epoch: float | None = None
+
+
+#: Autocast dtype of each ``--precision`` (None: plain float32).
+AUTOCAST: dict[str, torch.dtype | None] = {
+    "fp32": None,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
+#: The dtype whose ``torch.mm`` peak each precision is compared with.
+PEAK_DTYPE: dict[str, torch.dtype] = {
+    "fp32": torch.float32,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
 
 
 def synchronize(device: torch.device) -> None:
@@ -116,11 +142,13 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure_matmul_peak(device: torch.device, repeats: int = 5) -> float:
-    """Best float32 ``torch.mm`` FLOP/s over ``repeats`` runs of a large square product."""
+def measure_matmul_peak(
+    device: torch.device, repeats: int = 5, dtype: torch.dtype = torch.float32
+) -> float:
+    """Best ``torch.mm`` FLOP/s in ``dtype`` over ``repeats`` runs of a large square product."""
     n = 8192 if device.type == "cuda" else 2048
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(2):
         torch.mm(a, b)
     best = float("inf")
@@ -192,9 +220,17 @@ def make_train_step(
     return step
 
 
-def make_inference(model: nn.Module, image: torch.Tensor) -> Callable[[], None]:
+def make_inference(
+    model: nn.Module, image: torch.Tensor, autocast_dtype: torch.dtype | None = None
+) -> Callable[[], None]:
+    autocast = (
+        torch.autocast(image.device.type, dtype=autocast_dtype)
+        if autocast_dtype is not None
+        else nullcontext()
+    )
+
     def infer() -> None:
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             model(image)
 
     return infer
@@ -205,7 +241,8 @@ def benchmark_model(
     size: int,
     args: argparse.Namespace,
     device: torch.device,
-) -> Result:
+) -> list[Result]:
+    """One record per ``--precision``, all timed on the same model and batch."""
     arch, variant = name.split("-")
     regularized = variant == "dmr"
     torch.manual_seed(0)
@@ -217,67 +254,78 @@ def benchmark_model(
     target = torch.randint(0, NUM_CLASSES, (args.batch, size, size), device=device)
     dist_target = torch.randn(args.batch, NUM_CLASSES - 1, size, size, device=device)
     batch = (image, target, dist_target)
-
-    model.train()
-    train_step = make_train_step(model, regularized, batch, autocast_dtype=None)
-    train_flops = count_flops(train_step)
-    train_s, train_median_s = timed(train_step, args.warmup, args.steps, device)
-
-    bf16_images_per_s = None
-    if device.type == "cuda":
-        bf16_step = make_train_step(model, regularized, batch, autocast_dtype=torch.bfloat16)
-        bf16_images_per_s = args.batch / timed(bf16_step, args.warmup, args.steps, device)[0]
-
-    model.eval()
     deployed = model.without_regularizer() if regularized else model
-    infer = make_inference(deployed, image)
-    infer_flops = count_flops(infer)
-    infer_s, infer_median_s = timed(infer, args.warmup, args.steps, device)
-    infer_with_regularizer_ms = None
-    if regularized:
-        full_s, _ = timed(make_inference(model, image), args.warmup, args.steps, device)
-        infer_with_regularizer_ms = 1e3 * full_s / args.batch
-
-    train_flops_per_image = train_flops / args.batch
-    infer_flops_per_image = infer_flops / args.batch
     epoch = PAPER_EPOCHS.get(size)
-    return Result(
-        model=name,
-        size=size,
-        batch=args.batch,
-        parameters=count_parameters(model),
-        train_images_per_s=args.batch / train_s,
-        train_images_per_s_median=args.batch / train_median_s,
-        train_gflop_per_image=train_flops_per_image / 1e9,
-        train_fraction_of_peak=math.nan,
-        infer_ms_per_image=1e3 * infer_s / args.batch,
-        infer_ms_per_image_median=1e3 * infer_median_s / args.batch,
-        infer_gflop_per_image=infer_flops_per_image / 1e9,
-        infer_fraction_of_peak=math.nan,
-        infer_ms_per_image_with_regularizer=infer_with_regularizer_ms,
-        train_images_per_s_bf16=bf16_images_per_s,
-        **(epoch_minutes(name, epoch, args.batch / train_s, bf16_images_per_s) if epoch else {}),
-    )
+
+    # FLOPs do not depend on the precision: counted once, in float32.
+    model.train()
+    train_flops = count_flops(make_train_step(model, regularized, batch, autocast_dtype=None))
+    model.eval()
+    infer_flops = count_flops(make_inference(deployed, image))
+
+    results = []
+    for precision in args.precision:
+        dtype = AUTOCAST[precision]
+        model.train()
+        # torch.compile (--compile): the first, compiling steps are in the warm-up.
+        net = torch.compile(model) if args.compile else model
+        train_step = make_train_step(net, regularized, batch, autocast_dtype=dtype)
+        train_s, train_median_s = timed(train_step, args.warmup, args.steps, device)
+        model.eval()
+        infer_s, infer_median_s = timed(
+            make_inference(torch.compile(deployed) if args.compile else deployed, image, dtype),
+            args.warmup,
+            args.steps,
+            device,
+        )
+        infer_with_regularizer_ms = None
+        if regularized:
+            full_s, _ = timed(make_inference(model, image, dtype), args.warmup, args.steps, device)
+            infer_with_regularizer_ms = 1e3 * full_s / args.batch
+        images_per_s = args.batch / train_s
+        results.append(
+            Result(
+                model=name,
+                size=size,
+                precision=precision,
+                compiled=args.compile,
+                batch=args.batch,
+                parameters=count_parameters(model),
+                train_img_s=images_per_s,
+                train_img_s_median=args.batch / train_median_s,
+                train_gflop_per_image=train_flops / args.batch / 1e9,
+                train_fraction_of_peak=math.nan,
+                infer_ms_per_image=1e3 * infer_s / args.batch,
+                infer_ms_per_image_median=1e3 * infer_median_s / args.batch,
+                infer_gflop_per_image=infer_flops / args.batch / 1e9,
+                infer_fraction_of_peak=math.nan,
+                infer_ms_per_image_with_regularizer=infer_with_regularizer_ms,
+                **(epoch_minutes(name, epoch, images_per_s) if epoch else {}),
+            )
+        )
+    fp32 = next((r for r in results if r.precision == "fp32"), None)
+    if fp32 is not None:
+        results = [replace(r, speedup_vs_fp32=r.train_img_s / fp32.train_img_s) for r in results]
+    return results
 
 
-def epoch_minutes(
-    name: str, epoch: PaperEpoch, images_per_s: float, bf16_images_per_s: float | None
-) -> dict[str, object]:
-    """Minutes per epoch of the paper's setting at these speeds, beside the paper's Table I."""
+def epoch_minutes(name: str, epoch: PaperEpoch, images_per_s: float) -> dict[str, object]:
+    """Minutes per epoch of the paper's setting at this speed, beside the paper's Table I."""
     return {
         "epoch_dataset": epoch.dataset,
         "epoch_images": epoch.images,
         "train_min_per_epoch": epoch.images / images_per_s / 60,
-        "train_min_per_epoch_bf16": (
-            epoch.images / bf16_images_per_s / 60 if bf16_images_per_s else None
-        ),
         "paper_titan_xp_min_per_epoch": PAPER_TITAN_XP_MIN_PER_EPOCH[name][epoch.dataset],
     }
 
 
+def peak_text(peaks: dict[str, float]) -> str:
+    return ", ".join(f"{p} {v / 1e9:.1f} GFLOP/s" for p, v in peaks.items())
+
+
 def with_fractions(result: Result, peak: float, local_peak: float) -> Result:
     """Fill in the achieved FLOP/s as fractions of the matmul peaks (FLOP/s)."""
-    train_flops_per_s = result.train_gflop_per_image * 1e9 * result.train_images_per_s
+    train_flops_per_s = result.train_gflop_per_image * 1e9 * result.train_img_s
     infer_flops_per_s = result.infer_gflop_per_image * 1e9 / (result.infer_ms_per_image / 1e3)
     return replace(
         result,
@@ -290,32 +338,29 @@ def with_fractions(result: Result, peak: float, local_peak: float) -> Result:
 
 def markdown_table(results: list[Result]) -> str:
     header = (
-        "| model | px | params (M) | train img/s (median) | train GFLOP/img | train % peak "
-        "| % local peak | infer ms/img | infer % peak | infer ms/img with DMR | bf16 train img/s "
-        "| min/epoch (fp32, bf16) | paper Titan Xp min/epoch |"
+        "| model | px | precision | params (M) | train img/s (median) | vs fp32 "
+        "| train GFLOP/img | train % peak | % local peak | infer ms/img | infer % peak "
+        "| infer ms/img with DMR | min/epoch | paper Titan Xp min/epoch |"
     )
-    lines = [header, "|" + "---|" * 13]
+    lines = [header, "|" + "---|" * 14]
     for r in results:
         with_dmr = (
             f"{r.infer_ms_per_image_with_regularizer:.1f}"
             if r.infer_ms_per_image_with_regularizer is not None
             else ""
         )
-        bf16 = f"{r.train_images_per_s_bf16:.1f}" if r.train_images_per_s_bf16 is not None else ""
+        speedup = f"{r.speedup_vs_fp32:.2f}x" if r.speedup_vs_fp32 is not None else ""
         minutes = paper = ""
         if r.train_min_per_epoch is not None:
-            minutes = f"{r.train_min_per_epoch:.1f}"
-            if r.train_min_per_epoch_bf16 is not None:
-                minutes += f", {r.train_min_per_epoch_bf16:.1f}"
-            minutes += f" ({r.epoch_dataset}, {r.epoch_images:,} img)"
+            minutes = f"{r.train_min_per_epoch:.1f} ({r.epoch_dataset}, {r.epoch_images:,} img)"
             paper = f"{r.paper_titan_xp_min_per_epoch:.2f}"
         lines.append(
-            f"| {r.model} | {r.size} | {r.parameters / 1e6:.2f} | {r.train_images_per_s:.2f} "
-            f"({r.train_images_per_s_median:.2f}) "
+            f"| {r.model} | {r.size} | {r.precision} | {r.parameters / 1e6:.2f} "
+            f"| {r.train_img_s:.2f} ({r.train_img_s_median:.2f}) | {speedup} "
             f"| {r.train_gflop_per_image:.2f} | {100 * r.train_fraction_of_peak:.0f} % "
             f"| {100 * r.train_fraction_of_local_peak:.0f} % "
             f"| {r.infer_ms_per_image:.1f} | {100 * r.infer_fraction_of_peak:.0f} % "
-            f"| {with_dmr} | {bf16} | {minutes} | {paper} |"
+            f"| {with_dmr} | {minutes} | {paper} |"
         )
     return "\n".join(lines)
 
@@ -335,15 +380,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (%(default)s)")
     parser.add_argument(
+        "--precision",
+        nargs="+",
+        choices=tuple(AUTOCAST),
+        default=None,
+        help="fp32 and/or bf16/fp16 autocast (default: fp32, plus bf16 on CUDA)",
+    )
+    parser.add_argument(
         "--reuse-freed-memory",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="raise glibc's malloc thresholds like `dmr train` does (%(default)s)",
     )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the networks (give --warmup >= 2: the first steps compile)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0 or args.batch < 1:
         parser.error("--steps must be >= 1, --warmup >= 0, --batch >= 1")
+    if args.precision is None:
+        args.precision = ["fp32", "bf16"] if args.device.startswith("cuda") else ["fp32"]
+    args.precision = list(dict.fromkeys(args.precision))
     return args
 
 
@@ -361,43 +421,52 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cudnn.benchmark = True
+
     # The peak is a capability: re-measure it before every model and keep the best, so a moment
     # of load from other jobs does not lower it (which would inflate every fraction).
-    peaks = [measure_matmul_peak(device)]
-    raw = []
+    def peaks_now() -> dict[str, float]:
+        return {p: measure_matmul_peak(device, dtype=PEAK_DTYPE[p]) for p in args.precision}
+
+    peaks = [peaks_now()]
+    raw: list[tuple[Result, dict[str, float]]] = []
     for size in args.sizes:
         for name in args.models:
-            peaks.append(measure_matmul_peak(device))
-            LOG.info(
-                "benchmarking %s at %d px (peak so far %.1f GFLOP/s)", name, size, max(peaks) / 1e9
-            )
-            raw.append(benchmark_model(name, size, args, device))
-    peaks.append(measure_matmul_peak(device))
-    peak = max(peaks)
-    results = [with_fractions(r, peak, local) for r, local in zip(raw, peaks[1:-1], strict=True)]
-    table = markdown_table(results)
+            local = peaks_now()
+            peaks.append(local)
+            LOG.info("benchmarking %s at %d px (%s)", name, size, peak_text(local))
+            raw += [(r, local) for r in benchmark_model(name, size, args, device)]
+    peaks.append(peaks_now())
+    best = {p: max(m[p] for m in peaks) for p in args.precision}
+    results = [with_fractions(r, best[r.precision], local[r.precision]) for r, local in raw]
+    amp = resolve_precision(device, "auto")
     print(
-        f"float32 matmul peak: {peak / 1e9:.1f} GFLOP/s (best of {len(peaks)} measurements), "
+        f"matmul peaks {peak_text(best)} (best of {len(peaks)} measurements each), "
         f"{torch.get_num_threads()} threads, load average before {load_before[0]:.2f}, "
         f"after {os.getloadavg()[0]:.2f}, malloc reuses freed memory: {reused}\n"
+        f"amp auto on {device}: {amp.name} ({amp.reason})\n"
     )
-    print(table)
+    print(markdown_table(results))
     if args.out is not None:
         write_json(
             args.out,
             {
                 "device": str(device),
+                "device_name": device_label(device),
                 "threads": torch.get_num_threads(),
                 "torch": torch.__version__,
                 "reuse_freed_memory": reused,
-                "matmul_peak_gflops": peak / 1e9,
-                "matmul_peak_measurements_gflops": [p / 1e9 for p in peaks],
+                "cpu_bf16_units": cpu_bf16_units(),
+                "amp_auto": {"precision": amp.name, "reason": amp.reason},
+                "matmul_peak_gflops": {p: v / 1e9 for p, v in best.items()},
+                "matmul_peak_measurements_gflops": [
+                    {p: v / 1e9 for p, v in m.items()} for m in peaks
+                ],
                 "load_average_before_and_after": [load_before, list(os.getloadavg())],
                 "batch": args.batch,
                 "width": args.width,
                 "warmup_steps": args.warmup,
                 "timed_steps": args.steps,
-                "results": [asdict(r) for r in results],
+                "records": [asdict(r) for r in results],
             },
         )
     return 0

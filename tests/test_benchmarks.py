@@ -19,20 +19,55 @@ def test_train_throughput_reports_minutes_per_paper_epoch(tmp_path: Path) -> Non
         sys.executable,
         str(ROOT / "benchmarks" / "train_throughput.py"),
         *("--sizes", "192", "32", "--models", "segnet-dmr", "--width", "2", "--batch", "2"),
-        *("--steps", "1", "--warmup", "0", "--threads", "1", "--out", str(out)),
+        *("--steps", "1", "--warmup", "0", "--threads", "1", "--precision", "fp32", "bf16"),
+        *("--out", str(out)),
     ]
     run = subprocess.run(command, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     report = json.loads(out.read_text())
     assert report["reuse_freed_memory"] is (platform.libc_ver()[0] == "glibc")
-    at_lvsc_size, at_other_size = report["results"]
+    assert report["amp_auto"]["precision"] in ("fp32", "bf16")
+    records = report["records"]
+    # The JSON contract: one record per (model, size, precision) with at least these keys.
+    assert [(r["model"], r["size"], r["precision"]) for r in records] == [
+        ("segnet-dmr", 192, "fp32"),
+        ("segnet-dmr", 192, "bf16"),
+        ("segnet-dmr", 32, "fp32"),
+        ("segnet-dmr", 32, "bf16"),
+    ]
+    assert all(r["train_img_s"] > 0 for r in records)
+    at_lvsc_size, bf16_at_lvsc_size, at_other_size, _ = records
+    assert bf16_at_lvsc_size["speedup_vs_fp32"] == pytest.approx(
+        bf16_at_lvsc_size["train_img_s"] / at_lvsc_size["train_img_s"]
+    )
     assert at_lvsc_size["epoch_dataset"] == "lvsc"
     assert at_lvsc_size["epoch_images"] == 45_600  # 0.8 x 19,000 slices x (1 + 2 copies)
     assert at_lvsc_size["paper_titan_xp_min_per_epoch"] == 20.57  # Table I, DMR-SegNet, LVSC
     assert at_lvsc_size["train_min_per_epoch"] == pytest.approx(
-        45_600 / at_lvsc_size["train_images_per_s"] / 60
+        45_600 / at_lvsc_size["train_img_s"] / 60
     )
     assert at_lvsc_size["infer_ms_per_image_with_regularizer"] is not None
     assert 0 < at_lvsc_size["train_fraction_of_peak"]
     assert at_other_size["epoch_dataset"] is None
-    assert "| segnet-dmr | 192 |" in run.stdout
+    assert "| segnet-dmr | 192 | bf16 |" in run.stdout
+
+
+def test_data_throughput_reports_the_mode_dmr_train_chooses(tmp_path: Path) -> None:
+    out = tmp_path / "data.json"
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "data_throughput.py"),
+        *("--size", "32", "--slices", "60", "--epochs", "1", "--all-modes"),
+        *("--work", str(tmp_path / "work"), "--out", str(out)),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(out.read_text())
+    # 40 training slices (6 cases of 10, one validates, one tests) of 32 px fit in any RAM.
+    assert report["mode"] == "host" and report["img_s"] > 0
+    assert report["slices"] == 40 and report["size"] == 32 and report["distances"] is True
+    modes = {r["mode"]: r for r in report["records"]}
+    assert set(modes) == {"host", "disk", "read_batch"}
+    assert modes["host"]["chosen"] and modes["host"]["img_s"] == report["img_s"]
+    assert report["read_batch_img_s"] == modes["read_batch"]["img_s"]
+    assert "| host (chosen) |" in run.stdout

@@ -18,6 +18,7 @@ from dmr.cli import main
 from dmr.datasets import Case, Frame
 from dmr.errors import InputError
 from dmr.models import build_model
+from dmr.precision import resolve_precision
 from dmr.predict import Predictor, load_models, predict_cross_validation
 from dmr.train import TrainConfig, train
 
@@ -232,12 +233,13 @@ def test_predict_cross_validation_writes_every_test_volume_and_timings(
     timing = pd.read_csv(output / "timing.csv")
     assert list(timing.columns) == [
         "dataset", "model", "fold", "case", "phase", "n_slices", "ms_plain", "ms_regularized",
-        "device",
+        "device", "precision",
     ]  # fmt: skip
     assert timing[["fold", "case"]].drop_duplicates().values.tolist() == [[0, "p5"], [1, "p0"]]
     assert (timing["n_slices"] == 3).all() and (timing["model"] == "unet-dmr").all()
     assert (timing["ms_plain"] > 0).all() and (timing["ms_regularized"] > 0).all()
     assert (timing["device"] == "cpu").all()
+    assert (timing["precision"] == resolve_precision(torch.device("cpu"), "auto").name).all()
 
 
 def test_predict_cross_validation_base_model_and_missing_fold(tmp_path, monkeypatch):
@@ -256,6 +258,7 @@ def test_predict_cross_validation_base_model_and_missing_fold(tmp_path, monkeypa
         predict_cross_validation("acdc", tmp_path / "raw", **arguments)
     assert not (tmp_path / "pred").exists()
     constant_bundle(tmp_path / "base" / "fold1", 1, [0, 1, 2, 3])
-    predict_cross_validation("acdc", tmp_path / "raw", **arguments)
+    predict_cross_validation("acdc", tmp_path / "raw", **arguments, amp="true")
     timing = pd.read_csv(tmp_path / "timing.csv")
     assert len(timing) == 2 and timing["ms_regularized"].map(math.isnan).all()
+    assert (timing["precision"] == "bf16").all()  # inference follows training.amp

@@ -10,6 +10,7 @@ import pytest
 import torch
 from test_data import make_preprocessed
 
+import dmr.precision
 import dmr.train
 from dmr.cli import main
 from dmr.errors import DmrError
@@ -46,7 +47,7 @@ def config(folders: dict[str, Path], root: Path, **changes) -> TrainConfig:
         seed=0,
         device="cpu",
         threads=1,
-        amp=True,
+        amp=False,
         ckpt_dir=root / "ckpt",
         output=root / "model",
     )
@@ -187,3 +188,44 @@ def test_base_model_history_has_nan_distance_columns(folders, tmp_path):
     assert list(history.columns) == list(HISTORY_COLUMNS)
     assert history["val_mad"].isna().all() and history["train_mad"].isna().all()
     assert history["val_dice_loss"].notna().all() and history["train_dice_loss"].notna().all()
+
+
+@pytest.mark.parametrize(("units", "expected"), [([], "fp32"), (["amx_bf16"], "bf16")])
+def test_history_records_the_precision_amp_auto_chose(
+    folders, tmp_path, monkeypatch, units, expected
+):
+    monkeypatch.setattr(dmr.precision, "cpu_bf16_units", lambda: units)
+    cfg = config(folders, tmp_path, amp="auto", epochs=1, loss="ce", model_name="unet-base")
+    train(cfg)
+    history = pd.read_csv(cfg.output / "history.csv")
+    assert list(history.columns) == list(HISTORY_COLUMNS)
+    assert HISTORY_COLUMNS.index("precision") == HISTORY_COLUMNS.index("device") + 1
+    assert history["precision"].tolist() == [expected]
+    assert load(cfg.output / "model.pt")["precision"] == expected
+
+
+def test_in_memory_and_streamed_data_train_identically(folders, tmp_path):
+    in_memory = config(folders, tmp_path / "memory", data_on_device=True)
+    streamed = config(folders, tmp_path / "disk", data_on_device=False)
+    train(in_memory)
+    train(streamed)
+    _assert_same_run(_final_state(in_memory), _final_state(streamed))
+
+
+def test_checkpoints_from_before_amp_auto_still_resume(folders, tmp_path, monkeypatch):
+    """A last.pt written before the precision/data options (amp: true meant float32 on CPU)
+    resumes under amp auto on a CPU without bf16 units."""
+    monkeypatch.setattr(dmr.precision, "cpu_bf16_units", lambda: [])
+    cfg = config(folders, tmp_path, epochs=1, loss="ce", model_name="unet-base", amp="auto")
+    train(cfg)
+    last = cfg.ckpt_dir / "last.pt"
+    state = load(last)
+    del state["precision"]
+    for key in ("data_on_device", "data_memory_fraction"):
+        del state["config"][key]
+    state["config"]["amp"] = True
+    for row in state["history"]:
+        del row["precision"]
+    torch.save(state, last)
+    train(dataclasses.replace(cfg, epochs=2))
+    assert pd.read_csv(cfg.output / "history.csv")["precision"].tolist() == ["fp32", "fp32"]

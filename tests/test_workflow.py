@@ -87,6 +87,40 @@ def test_memory_switches_reach_training_and_inference_jobs(reuse: bool, tmp_path
     assert all(recompute_flag in c.split() for c in jobs if c.startswith("dmr train "))
 
 
+@pytest.mark.parametrize(("slots", "gpu", "fraction"), [(1, 1, "0.5"), (4, 0, "0.1")])
+def test_gpu_slots_share_a_gpu_and_its_memory(slots, gpu, fraction, tmp_path: Path) -> None:
+    """N jobs per GPU: each requests a gpu_slot (and no whole GPU when N > 1) and may fill
+    1/N of the data memory budget; amp and data_on_device reach the jobs."""
+    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    config["training"] |= {
+        "device": "cuda",
+        "gpu_slots": slots,
+        "amp": "auto",
+        "data_on_device": False,
+        "data_memory_fraction": 0.4 if slots > 1 else 0.5,
+    }
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    run = _snakemake("-n", "-p", "--configfile", str(configfile), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = (run.stdout + run.stderr).splitlines()
+    commands = [line.partition("Shell command: ")[2] for line in lines]
+    train = [c.split() for c in commands if c.startswith("dmr train ")]
+    predict = [c.split() for c in commands if c.startswith("dmr predict-cv ")]
+    assert train and predict
+    for words in train:
+        for option, value in (
+            ("--amp", "auto"),
+            ("--data-on-device", "false"),
+            ("--data-memory-fraction", fraction),
+        ):
+            assert words[words.index(option) + 1] == value
+    assert all(words[words.index("--amp") + 1] == "auto" for words in predict)
+    gpu_jobs = [line for line in lines if "gpu_slot=" in line]
+    assert len(gpu_jobs) == len(train) + len(predict)
+    assert all(f"gpu={gpu}," in line and "gpu_slot=1" in line for line in gpu_jobs)
+
+
 def test_snakefiles_are_formatted() -> None:
     files = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
     run = subprocess.run(

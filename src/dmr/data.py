@@ -87,7 +87,8 @@ class SliceDataset(Dataset):
     """Slices from one or more sources; items are ``(image (1,S,S), label (S,S), dist (C-1,S,S))``.
 
     ``read_batch`` reads several items at once with sorted row indices per source (sequential
-    reads of the memory map) and returns them in the requested order.
+    reads of each file) and returns them in the requested order; ``dmr.batches`` holds the
+    rows in memory instead when they fit.
     """
 
     def __init__(self, parts: list[tuple[SliceSource, np.ndarray]], threshold: float) -> None:
@@ -107,17 +108,25 @@ class SliceDataset(Dataset):
         images, labels, dists = self.read_batch(np.array([index]))
         return images[0], labels[0], dists[0]
 
-    def read_batch(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Images float32 (B,1,S,S), labels int64 (B,S,S), truncated distances float32 (B,C-1,S,S).
+    def read_raw(
+        self, indices: np.ndarray, *, distances: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The stored rows in the requested order: images float32 (B,S,S), labels and untruncated
+        distances (B,C-1,S,S) in their stored dtypes (uint8, float16), distances None without
+        ``distances``.
 
-        Rows are read in sorted order per source (sequential memory-map access).
+        Rows are read in sorted order per source (sequential reads of each file).
         """
         indices = np.asarray(indices, dtype=np.int64)
         first = self.sources[0]
         size = first.images.shape[1:]
-        images = np.empty((len(indices), 1, *size), dtype=np.float32)
-        labels = np.empty((len(indices), *size), dtype=np.int64)
-        dists = np.empty((len(indices), first.distmaps.shape[1], *size), dtype=np.float32)
+        images = np.empty((len(indices), *size), dtype=np.float32)
+        labels = np.empty((len(indices), *size), dtype=first.labels.dtype)
+        dists = (
+            np.empty((len(indices), *first.distmaps.shape[1:]), dtype=first.distmaps.dtype)
+            if distances
+            else None
+        )
         for s, source in enumerate(self.sources):
             where = np.flatnonzero(self._source_of[indices] == s)
             if len(where) == 0:
@@ -125,13 +134,27 @@ class SliceDataset(Dataset):
             rows = self._row_of[indices[where]]
             order = np.argsort(rows, kind="stable")
             sorted_rows, sorted_where = rows[order], where[order]
-            images[sorted_where, 0] = source.images.read(sorted_rows)
+            images[sorted_where] = source.images.read(sorted_rows)
             labels[sorted_where] = source.labels.read(sorted_rows)
+            if dists is not None:
+                dists[sorted_where] = source.distmaps.read(sorted_rows)
+        return images, labels, dists
+
+    def read_batch(
+        self, indices: np.ndarray, *, distances: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Images float32 (B,1,S,S), labels int64 (B,S,S), truncated distances float32
+        (B,C-1,S,S) (None without ``distances``: base models never read them)."""
+        images, labels, dists = self.read_raw(indices, distances=distances)
+        truncated = None
+        if dists is not None:
             # Paper Eq. 2 from the untruncated map: -inf (class absent) becomes -T.
-            dists[sorted_where] = np.maximum(
-                source.distmaps.read(sorted_rows).astype(np.float32), -self.threshold
-            )
-        return torch.from_numpy(images), torch.from_numpy(labels), torch.from_numpy(dists)
+            truncated = torch.from_numpy(np.maximum(dists, -self.threshold, dtype=np.float32))
+        return (
+            torch.from_numpy(images[:, None]),
+            torch.from_numpy(labels.astype(np.int64)),
+            truncated,
+        )
 
 
 def batch_order(n_items: int, batch_size: int, *, shuffle: bool, seed: int, epoch: int) -> list:

@@ -13,6 +13,7 @@ import logging
 import math
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from dmr.folds import read_folds
 from dmr.io import atomic_dir, write_csv, write_image
 from dmr.models import ModelConfig, build_model_from_config
 from dmr.postprocess import largest_component_per_label, majority_vote
+from dmr.precision import FP32, Precision, resolve_precision
 from dmr.preprocess import PreprocessParams, SliceGeometry, preprocess_volume, restore_labels
 from dmr.train import resolve_device
 
@@ -45,6 +47,7 @@ TIMING_COLUMNS: tuple[str, ...] = (
     "ms_plain",
     "ms_regularized",
     "device",
+    "precision",
 )
 BUNDLE_KEYS: tuple[str, ...] = (
     "model_config",
@@ -151,49 +154,68 @@ def _sync(device: torch.device) -> None:
 
 
 @torch.no_grad()
-def forward_volume(network: nn.Module, slices: np.ndarray, batch_size: int = 16) -> torch.Tensor:
-    """Logits (Z, C, S, S) of the network on the (Z, S, S) slices, batch by batch."""
+def forward_volume(
+    network: nn.Module, slices: np.ndarray, batch_size: int = 16, precision: Precision = FP32
+) -> torch.Tensor:
+    """float32 logits (Z, C, S, S) of the network on the (Z, S, S) slices, batch by batch, in
+    ``precision`` (bf16/fp16 autocast, as in training, or float32)."""
     device = next(network.parameters()).device
+    autocast = precision.autocast(device)
     outputs = []
     for start in range(0, len(slices), batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(slices[start : start + batch_size]))
         batch = batch[:, None].to(device).contiguous(memory_format=torch.channels_last)
-        logits = network(batch)
+        with autocast if autocast is not None else nullcontext():
+            logits = network(batch)
         if isinstance(logits, tuple):  # the regularized network also returns distance maps
             logits = logits[0]
-        outputs.append(logits)
+        outputs.append(logits.float())
     return torch.cat(outputs)
 
 
-def time_forward(network: nn.Module, slices: np.ndarray, batch_size: int = 16) -> float:
+def time_forward(
+    network: nn.Module, slices: np.ndarray, batch_size: int = 16, precision: Precision = FP32
+) -> float:
     """Milliseconds of :func:`forward_volume` (CUDA synchronised before reading the clock)."""
     device = next(network.parameters()).device
     _sync(device)
     started = time.perf_counter()
-    forward_volume(network, slices, batch_size)
+    forward_volume(network, slices, batch_size, precision)
     _sync(device)
     return 1000.0 * (time.perf_counter() - started)
 
 
-def segment_slices(model: LoadedModel, slices: np.ndarray, batch_size: int = 16) -> np.ndarray:
+def segment_slices(
+    model: LoadedModel, slices: np.ndarray, batch_size: int = 16, precision: Precision = FP32
+) -> np.ndarray:
     """uint8 (Z, S, S) GLOBAL label values predicted by one model."""
-    classes = forward_volume(model.network, slices, batch_size).argmax(dim=1).cpu().numpy()
+    logits = forward_volume(model.network, slices, batch_size, precision)
+    classes = logits.argmax(dim=1).cpu().numpy()
     return np.asarray(model.label_values, dtype=np.uint8)[classes]
 
 
 class Predictor:
     """Segments 3-D short-axis volumes with one model or a majority-voting ensemble."""
 
-    def __init__(self, models: list[LoadedModel], batch_size: int = 16) -> None:
+    def __init__(
+        self, models: list[LoadedModel], batch_size: int = 16, precision: Precision = FP32
+    ) -> None:
         if not models:
             raise ValueError("Predictor needs at least one model")
         self.models = models
         self.batch_size = batch_size
+        self.precision = precision
         self.params = models[0].preprocess
 
     @classmethod
-    def from_paths(cls, paths: list[Path], device: str = "auto") -> Predictor:
-        return cls(load_models(paths, resolve_device(device)))
+    def from_paths(cls, paths: list[Path], device: str = "auto", amp: str = "auto") -> Predictor:
+        """Load the models on ``device``; ``amp`` (auto, true, false) as in ``dmr.precision``."""
+        torch_device = resolve_device(device)
+        precision = resolve_precision(torch_device, amp)
+        log.info(
+            "inference on %s, precision %s (%s)", torch_device, precision.name, precision.reason
+        )
+        return cls(load_models(paths, torch_device), precision=precision)
 
     def preprocess(self, image: sitk.Image) -> tuple[np.ndarray, SliceGeometry]:
         """Network input (Z, S, S) float32 and the geometry to restore the result."""
@@ -201,7 +223,7 @@ class Predictor:
 
     def segment(self, slices: np.ndarray) -> np.ndarray:
         """Network-grid labels (Z, S, S): each model's prediction, then the majority vote."""
-        votes = [segment_slices(m, slices, self.batch_size) for m in self.models]
+        votes = [segment_slices(m, slices, self.batch_size, self.precision) for m in self.models]
         return majority_vote(votes)
 
     @staticmethod
@@ -254,10 +276,12 @@ def _predict_or_explain(predictor: Predictor, image: sitk.Image, path: Path) -> 
         raise InputError(f"{path}: {exc}") from exc
 
 
-def predict_file(models: list[Path], input: Path, output: Path, device: str = "auto") -> None:
+def predict_file(
+    models: list[Path], input: Path, output: Path, device: str = "auto", amp: str = "auto"
+) -> None:
     """``dmr predict``: segment one 3-D NIfTI with one model or an ensemble; write atomically."""
     input, output = Path(input), Path(output)
-    predictor = Predictor.from_paths(list(models), device)
+    predictor = Predictor.from_paths(list(models), device, amp)
     image = read_volume(input)
     labels = _predict_or_explain(predictor, image, input)
     write_image(output, labels)
@@ -289,6 +313,7 @@ def predict_cross_validation(
     timing_csv: Path | None = None,
     device: str = "auto",
     threads: int = 1,
+    amp: str = "auto",
 ) -> None:
     """``dmr predict-cv``: each fold's test cases with that fold's model (``fold{k}/model.pt``).
 
@@ -300,6 +325,8 @@ def predict_cross_validation(
 
     torch.set_num_threads(threads)
     torch_device = resolve_device(device)
+    precision = resolve_precision(torch_device, amp)
+    log.info("inference on %s, precision %s (%s)", torch_device, precision.name, precision.reason)
     folds_csv, models_dir, output = Path(folds_csv), Path(models_dir), Path(output)
     test_cases = _read_test_cases(folds_csv)
     cases = {case.case_id: case for case in read_dataset(fmt, raw_dir)}
@@ -315,7 +342,7 @@ def predict_cross_validation(
     with atomic_dir(output) as tmp:
         for fold, case_ids in test_cases.items():
             model = load_model(fold_models[fold], torch_device)
-            predictor = Predictor([model])
+            predictor = Predictor([model], precision=precision)
             regularized = (
                 _load_regularized(fold_models[fold].parent / "checkpoint.pt", torch_device)
                 if timing_csv is not None
@@ -330,11 +357,11 @@ def predict_cross_validation(
                 if timing_csv is None:
                     continue
                 # One untimed pass first so CUDA/cuDNN start-up is not charged to a volume.
-                forward_volume(model.network, slices[:1])
+                forward_volume(model.network, slices[:1], precision=precision)
                 ms_regularized = math.nan
                 if regularized is not None:
-                    forward_volume(regularized, slices[:1])
-                    ms_regularized = time_forward(regularized, slices)
+                    forward_volume(regularized, slices[:1], precision=precision)
+                    ms_regularized = time_forward(regularized, slices, precision=precision)
                 timing_rows.append(
                     {
                         "dataset": model.dataset,
@@ -343,9 +370,10 @@ def predict_cross_validation(
                         "case": case_id,
                         "phase": phase,
                         "n_slices": len(slices),
-                        "ms_plain": time_forward(model.network, slices),
+                        "ms_plain": time_forward(model.network, slices, precision=precision),
                         "ms_regularized": ms_regularized,
                         "device": str(torch_device),
+                        "precision": precision.name,
                     }
                 )
             log.info("fold %d: predicted %d volume(s)", fold, len(items))

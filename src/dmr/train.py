@@ -28,12 +28,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from dmr.batches import Batch, BatchFeeder, build_feeders
 from dmr.checkpoint import load_checkpoint, save_checkpoint
 from dmr.data import SliceDataset, build_datasets, epoch_seed, iterate_batches
 from dmr.errors import DmrError
 from dmr.io import write_csv
 from dmr.losses import build_loss
 from dmr.models import build_model, enable_activation_checkpointing
+from dmr.precision import Precision, legacy_precision, parse_amp, resolve_precision
+from dmr.residency import DEFAULT_MEMORY_FRACTION, parse_switch
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +58,14 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "lr",
     "seconds",
     "device",
+    "precision",
 )
-#: Config fields that may change between a run and its resumption: training can be extended, and
-#: activation checkpointing changes memory use, not results.
-RESUMABLE_CHANGES: frozenset[str] = frozenset({"epochs", "checkpoint_activations"})
+#: Config fields that may change between a run and its resumption: training can be extended;
+#: activation checkpointing and where the slice arrays live change memory use and speed, not
+#: results. ``amp`` is compared through the precision it resolves to (``_check_resumable``).
+RESUMABLE_CHANGES: frozenset[str] = frozenset(
+    {"epochs", "checkpoint_activations", "data_on_device", "data_memory_fraction", "amp"}
+)
 
 
 @dataclass(frozen=True)
@@ -82,11 +89,22 @@ class TrainConfig:
     seed: int
     device: str
     threads: int
-    amp: bool
+    #: ``auto``, ``true`` or ``false`` (booleans accepted): see ``dmr.precision``.
+    amp: str | bool
     ckpt_dir: Path
     output: Path
     #: Recompute full-resolution blocks in the backward pass (same numbers, less memory).
     checkpoint_activations: bool = False
+    #: Where the slice arrays live: ``auto``, ``true`` or ``false`` (see ``dmr.residency``).
+    data_on_device: str | bool = "auto"
+    #: Share of the available (device or host) memory the slice arrays may take.
+    data_memory_fraction: float = DEFAULT_MEMORY_FRACTION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amp", parse_amp(self.amp))
+        object.__setattr__(
+            self, "data_on_device", parse_switch(self.data_on_device, "data_on_device")
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Primitives only (paths as strings), for checkpoints loaded with ``weights_only``."""
@@ -116,13 +134,6 @@ def device_label(device: torch.device) -> str:
     return str(device)
 
 
-def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
-    """bf16 on CUDA GPUs that support it, else fp16; ``None`` (full fp32) on CPU or without amp."""
-    if not amp or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
 def seed_everything(seed: int) -> None:
     """Seed torch (CPU and CUDA) and numpy's global generators.
 
@@ -141,12 +152,21 @@ def _split_outputs(outputs: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     return outputs.float(), None
 
 
-def _to_device(
-    batch: tuple[torch.Tensor, ...], device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _to_device(batch: Batch, device: torch.device) -> Batch:
+    """The batch on ``device`` (a no-op for batches a ``BatchFeeder`` already put there)."""
     images, labels, dists = batch
     images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-    return images, labels.to(device, non_blocking=True), dists.to(device, non_blocking=True)
+    labels = labels.to(device, non_blocking=True)
+    return images, labels, dists.to(device, non_blocking=True) if dists is not None else None
+
+
+def _batches(
+    data: SliceDataset | BatchFeeder, batch_size: int, *, shuffle: bool, seed: int, epoch: int
+):
+    """The epoch's batches from a feeder (``dmr train``) or straight from a dataset."""
+    if isinstance(data, BatchFeeder):
+        return data.batches(batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
+    return iterate_batches(data, batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
 
 
 def _loss_on_batch(
@@ -217,11 +237,33 @@ def mean_foreground_dice(confusion: torch.Tensor) -> float:
     return float(dice[1:].mean())
 
 
+class _Sums:
+    """Per-slice sums of loss terms, kept as float64 tensors on the training device.
+
+    Why tensors: reading a GPU scalar with ``float()`` after every step makes the CPU wait for
+    the step, so it can no longer queue the next one. The arithmetic is the float64 one a Python
+    float sum would do (each term converted exactly, multiplied by the batch size, added in
+    order), so the history is the same to the last bit.
+    """
+
+    def __init__(self, names: tuple[str, ...], device: torch.device) -> None:
+        self.values = {n: torch.zeros((), dtype=torch.float64, device=device) for n in names}
+        self.count = 0
+
+    def add(self, size: int, **terms: torch.Tensor) -> None:
+        for name, term in terms.items():
+            self.values[name] += term.detach().double() * size
+        self.count += size
+
+    def means(self) -> dict[str, float]:
+        return {name: float(total) / self.count for name, total in self.values.items()}
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
     loss_fn: nn.Module,
-    dataset: SliceDataset,
+    dataset: SliceDataset | BatchFeeder,
     batch_size: int,
     device: torch.device,
     amp_dtype: torch.dtype | None = None,
@@ -231,20 +273,16 @@ def evaluate(
     module's current sigmas/weights."""
     model.eval()
     loss_fn.eval()
-    total, mad, n_slices, confusion, last = 0.0, 0.0, 0, None, None
-    for batch in iterate_batches(dataset, batch_size, shuffle=False):
+    sums, confusion, last = _Sums(("val_loss", "val_mad"), device), None, None
+    for batch in _batches(dataset, batch_size, shuffle=False, seed=0, epoch=0):
         last, logits, labels = _loss_on_batch(model, loss_fn, batch, device, amp_dtype)
-        total += float(last.total) * len(batch[0])
-        mad += float(last.mad) * len(batch[0])
-        n_slices += len(batch[0])
+        sums.add(len(batch[0]), val_loss=last.total, val_mad=last.mad)
         counts = confusion_matrix(logits, labels)
         confusion = counts if confusion is None else confusion + counts
     val_dice = mean_foreground_dice(confusion)
-    return {
-        "val_loss": total / n_slices,
+    return sums.means() | {
         "val_dice": val_dice,
         "val_dice_loss": 1.0 - val_dice,
-        "val_mad": mad / n_slices,
         "sigma_ce": last.sigma_ce,
         "sigma_mad": last.sigma_mad,
         "weight_ce": last.weight_ce,
@@ -256,7 +294,7 @@ def train_one_epoch(
     model: nn.Module,
     loss_fn: nn.Module,
     optimizer: torch.optim.Optimizer,
-    dataset: SliceDataset,
+    dataset: SliceDataset | BatchFeeder,
     *,
     batch_size: int,
     seed: int,
@@ -271,21 +309,15 @@ def train_one_epoch(
     quantity the paper plots in Fig. S4 because cross-entropy is hard to read."""
     model.train()
     loss_fn.train()
-    sums = {"train_loss": 0.0, "train_ce": 0.0, "train_mad": 0.0}
-    n_slices = 0
+    sums = _Sums(("train_loss", "train_ce", "train_mad"), device)
     confusion = None
     n_batches = math.ceil(len(dataset) / batch_size)
-    batches = iterate_batches(dataset, batch_size, shuffle=True, seed=seed, epoch=epoch)
+    batches = _batches(dataset, batch_size, shuffle=True, seed=seed, epoch=epoch)
     for batch in tqdm(batches, total=n_batches, desc=description, file=sys.stderr, leave=False):
         result, counts = train_step(model, loss_fn, optimizer, batch, device, amp_dtype, scaler)
-        size = len(batch[0])
-        sums["train_loss"] += float(result.total.detach()) * size
-        sums["train_ce"] += float(result.ce) * size
-        sums["train_mad"] += float(result.mad) * size
-        n_slices += size
+        sums.add(len(batch[0]), train_loss=result.total, train_ce=result.ce, train_mad=result.mad)
         confusion = counts if confusion is None else confusion + counts
-    means = {k: v / n_slices for k, v in sums.items()}
-    return means | {"train_dice_loss": 1.0 - mean_foreground_dice(confusion)}
+    return sums.means() | {"train_dice_loss": 1.0 - mean_foreground_dice(confusion)}
 
 
 # --------------------------------------------------------------------------- state
@@ -316,15 +348,33 @@ def _set_numpy_rng_state(state: dict[str, Any]) -> None:
     )
 
 
-def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
-    current = cfg.to_dict()
-    differing = sorted(
-        k
-        for k in set(saved) | set(current)
-        if k not in RESUMABLE_CHANGES and saved.get(k) != current.get(k)
-    )
+def _saved_precision(state: dict[str, Any]) -> str:
+    """The precision a train-state checkpoint trained in (older ones: from its amp flag)."""
+    if "precision" in state:
+        return str(state["precision"])
+    return legacy_precision(state.get("device", "cpu"), bool(state["config"].get("amp")))
+
+
+def _check_resumable(
+    state: dict[str, Any], cfg: TrainConfig, precision: Precision, path: Path
+) -> None:
+    """A resumed run must continue exactly the saved one: same config where it matters (a field
+    absent from an older checkpoint counts as its default) and the same precision."""
+    saved, current = state["config"], cfg.to_dict()
+    defaults = {
+        f.name: f.default
+        for f in dataclasses.fields(TrainConfig)
+        if f.default is not dataclasses.MISSING
+    }
+    differing = {
+        k: (saved.get(k, defaults.get(k)), current.get(k))
+        for k in sorted(set(saved) | set(current))
+        if k not in RESUMABLE_CHANGES and saved.get(k, defaults.get(k)) != current.get(k)
+    }
+    if _saved_precision(state) != precision.name:
+        differing["precision"] = (_saved_precision(state), precision.name)
     if differing:
-        details = ", ".join(f"{k}: {saved.get(k)!r} → {current.get(k)!r}" for k in differing)
+        details = ", ".join(f"{k}: {a!r} → {b!r}" for k, (a, b) in differing.items())
         raise DmrError(
             f"{path}: resume checkpoint was written with a different config ({details}); "
             f"delete {path.parent} to start this training afresh"
@@ -332,7 +382,11 @@ def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, path: Path) -> Non
 
 
 def _bundle(
-    cfg: TrainConfig, meta: dict[str, Any], model: nn.Module, best: dict[str, Any]
+    cfg: TrainConfig,
+    meta: dict[str, Any],
+    model: nn.Module,
+    best: dict[str, Any],
+    precision_name: str,
 ) -> dict[str, Any]:
     """The self-describing keys shared by ``model.pt`` and ``checkpoint.pt`` (docs/formats.md)."""
     return {
@@ -352,6 +406,7 @@ def _bundle(
         "best_epoch": int(best["epoch"]),
         "best_val_dice": float(best["val_dice"]),
         "train_config": cfg.to_dict(),
+        "precision": precision_name,
     }
 
 
@@ -364,18 +419,20 @@ def train(cfg: TrainConfig) -> None:
     # -- setup
     torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    amp_dtype = autocast_dtype(device, cfg.amp)
+    precision = resolve_precision(device, cfg.amp)
+    amp_dtype = precision.dtype
     seed_everything(cfg.seed)
     train_ds, val_ds, meta = build_datasets(
         cfg.preprocessed, cfg.augmented, cfg.folds, cfg.fold, cfg.threshold
     )
     log.info(
-        "fold %d: %d train slices, %d val slices, device %s%s",
+        "fold %d: %d train slices, %d val slices, device %s, precision %s (%s)",
         cfg.fold,
         len(train_ds),
         len(val_ds),
         device,
-        f", autocast {amp_dtype}" if amp_dtype is not None else "",
+        precision.name,
+        precision.reason,
     )
 
     # -- model, loss, optimiser
@@ -397,7 +454,7 @@ def train(cfg: TrainConfig) -> None:
     history: list[dict[str, float]] = []
     if last_path.exists():
         state = load_checkpoint(last_path, kind="train-state")
-        _check_resumable(state["config"], cfg, last_path)
+        _check_resumable(state, cfg, precision, last_path)
         if state["epoch"] > cfg.epochs:
             raise DmrError(
                 f"{last_path}: {state['epoch']} epochs already trained, more than the "
@@ -412,7 +469,21 @@ def train(cfg: TrainConfig) -> None:
         torch.set_rng_state(state["torch_rng"])
         _set_numpy_rng_state(state["numpy_rng"])
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
+        for row in history:  # rows of a checkpoint from before the precision column
+            row.setdefault("precision", _saved_precision(state))
         log.info("resuming from %s after epoch %d", last_path, start_epoch)
+
+    # -- data: the fold's rows in memory when they fit (dmr.batches), else streamed
+    train_data: SliceDataset | BatchFeeder = train_ds
+    val_data: SliceDataset | BatchFeeder = val_ds
+    if start_epoch < cfg.epochs:
+        (train_data, val_data), _ = build_feeders(
+            [train_ds, val_ds],
+            device,
+            distances=regularized,
+            setting=cfg.data_on_device,
+            fraction=cfg.data_memory_fraction,
+        )
 
     # -- epochs
     for epoch in range(start_epoch, cfg.epochs):
@@ -424,7 +495,7 @@ def train(cfg: TrainConfig) -> None:
             model,
             loss_fn,
             optimizer,
-            train_ds,
+            train_data,
             batch_size=cfg.batch_size,
             seed=cfg.seed,
             epoch=epoch,
@@ -433,12 +504,13 @@ def train(cfg: TrainConfig) -> None:
             scaler=scaler,
             description=f"epoch {epoch + 1}/{cfg.epochs}",
         )
-        row |= evaluate(model, loss_fn, val_ds, cfg.batch_size, device, amp_dtype)
+        row |= evaluate(model, loss_fn, val_data, cfg.batch_size, device, amp_dtype)
         scheduler.step()
         row |= {
             "lr": lr,
             "seconds": time.perf_counter() - started,
             "device": device_label(device),
+            "precision": precision.name,
         }
         history.append(row)
         if row["val_dice"] > best["val_dice"]:
@@ -471,6 +543,7 @@ def train(cfg: TrainConfig) -> None:
                 "format_version": FORMAT_VERSION,
                 "config": cfg.to_dict(),
                 "device": str(device),
+                "precision": precision.name,
                 "epoch": epoch + 1,
                 "model": _cpu_state(model),
                 "loss": _cpu_state(loss_fn),
@@ -488,9 +561,12 @@ def train(cfg: TrainConfig) -> None:
     model.load_state_dict(best["model"])
     loss_fn.load_state_dict(best["loss"])
     output = Path(cfg.output)
-    full = _bundle(cfg, meta, model, best) | {"kind": "checkpoint", "loss_state": best["loss"]}
+    full = _bundle(cfg, meta, model, best, precision.name) | {
+        "kind": "checkpoint",
+        "loss_state": best["loss"],
+    }
     plain_model = model.without_regularizer() if regularized else model
-    plain = _bundle(cfg, meta, plain_model, best) | {"kind": "model"}
+    plain = _bundle(cfg, meta, plain_model, best, precision.name) | {"kind": "model"}
     save_checkpoint(output / "checkpoint.pt", full)
     save_checkpoint(output / "model.pt", plain)
     write_csv(output / "history.csv", pd.DataFrame(history, columns=list(HISTORY_COLUMNS)))

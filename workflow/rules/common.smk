@@ -113,6 +113,34 @@ def wants_cuda():
     return str(config["training"]["device"]).startswith("cuda")
 
 
+def switch(value):
+    """A config switch (`auto` or a YAML boolean) as the `dmr` options spell it."""
+    return value if value == "auto" else ("true" if value else "false")
+
+
+def gpu_request():
+    """Whole GPUs per training/inference job: 1 when jobs do not share GPUs (executors such as
+    SLURM turn it into --gpus=1), 0 when `training.gpu_slots` > 1 jobs share one."""
+    return 1 if wants_cuda() and config["training"]["gpu_slots"] == 1 else 0
+
+
+def data_memory_fraction():
+    """Each of the jobs that share a GPU may fill its share of the memory budget."""
+    fraction = config["training"]["data_memory_fraction"]
+    return fraction / config["training"]["gpu_slots"] if wants_cuda() else fraction
+
+
+def limit_gpu_jobs():
+    """Local runs on CUDA: at most `training.gpu_slots` jobs on the GPU at a time (the
+    `gpu_slot` resource), unless `--resources gpu_slot=N` says otherwise."""
+    resources = workflow.global_resources
+    if wants_cuda() and workflow.local_exec and "gpu_slot" not in resources:
+        workflow.register_resource("gpu_slot", config["training"]["gpu_slots"])
+
+
+limit_gpu_jobs()
+
+
 def model_dirs(dataset, model):
     return [
         f"results/{dataset}/models/{model}/fold{k}" for k in range(n_folds(dataset))

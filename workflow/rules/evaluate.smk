@@ -20,13 +20,15 @@ rule predict_cv:
         "../../envs/dmr.yaml"
     threads: config["training"]["threads"]
     resources:
-        gpu=1 if wants_cuda() else 0,
+        gpu=gpu_request(),
+        gpu_slot=1 if wants_cuda() else 0,
         mem_mb=4096,
     params:
         fmt=dataset_format,
         raw=raw_path,
         models="results/{dataset}/models/{model}",
         device=config["training"]["device"],
+        amp=switch(config["training"]["amp"]),
         reuse=(
             "--reuse-freed-memory"
             if config["training"]["reuse_freed_memory"]
@@ -34,7 +36,8 @@ rule predict_cv:
         ),
     shell:
         "dmr predict-cv --format {params.fmt} {params.raw} --folds {input.folds} "
-        "--models {params.models} --device {params.device} --threads {threads} {params.reuse} "
+        "--models {params.models} --device {params.device} --threads {threads} "
+        "--amp {params.amp} {params.reuse} "
         "--timing {output.timing} -o {output.predictions} > {log} 2>&1"
 
 

@@ -20,7 +20,8 @@ rule train:
         "../../envs/dmr.yaml"
     threads: config["training"]["threads"]
     resources:
-        gpu=1 if wants_cuda() else 0,
+        gpu=gpu_request(),
+        gpu_slot=1 if wants_cuda() else 0,
         mem_mb=4096,
     params:
         pre=subpath(input.meta, parent=True),
@@ -38,7 +39,9 @@ rule train:
         decay=lambda w: train_cfg(w)["lr_decay"],
         seed=lambda w: train_cfg(w)["seed"],
         device=lambda w: train_cfg(w)["device"],
-        amp=lambda w: "--amp" if train_cfg(w)["amp"] else "--no-amp",
+        amp=lambda w: switch(train_cfg(w)["amp"]),
+        data=switch(config["training"]["data_on_device"]),
+        data_fraction=data_memory_fraction(),
         recompute=lambda w: (
             "--checkpoint-activations"
             if train_cfg(w)["checkpoint_activations"]
@@ -55,6 +58,7 @@ rule train:
         "--model-name {wildcards.model} --loss {params.loss} --weighting {params.weighting} "
         "--threshold {params.threshold} --width {params.width} --epochs {params.epochs} "
         "--batch-size {params.batch} --lr {params.lr} --lr-decay {params.decay} "
-        "--seed {params.seed} --device {params.device} --threads {threads} {params.amp} "
+        "--seed {params.seed} --device {params.device} --threads {threads} --amp {params.amp} "
+        "--data-on-device {params.data} --data-memory-fraction {params.data_fraction} "
         "{params.recompute} {params.reuse} "
         "--ckpt-dir {params.ckpt} -o {params.outdir} > {log} 2>&1"

@@ -9,6 +9,8 @@ from dmr.errors import DmrError
 
 FORMATS = ("acdc", "lvsc")
 ARCHS = ("segnet", "usegnet", "unet")
+#: Values of the auto/true/false switches (``--amp``, ``--data-on-device``).
+SWITCH_CHOICES = ("auto", "true", "false")
 
 
 def parse_json_object(text: str, option: str) -> dict:
@@ -19,6 +21,21 @@ def parse_json_object(text: str, option: str) -> dict:
     if not isinstance(value, dict):
         raise DmrError(f"{option}: expected a JSON object, got {type(value).__name__}")
     return value
+
+
+def add_amp(p: argparse.ArgumentParser) -> None:
+    """``--amp auto|true|false`` (a bare ``--amp`` is ``true``, ``--no-amp`` is ``false``)."""
+    p.add_argument(
+        "--amp",
+        nargs="?",
+        const="true",
+        default="auto",
+        choices=SWITCH_CHOICES,
+        help="bf16 autocast: auto = on CUDA GPUs with native bf16 and CPUs with bf16 matrix "
+        "units (AMX, AVX512-BF16), else float32; true forces it, false is float32 "
+        "(%(default)s)",
+    )
+    p.add_argument("--no-amp", dest="amp", action="store_const", const="false", help="--amp false")
 
 
 def add_reuse_freed_memory(p: argparse.ArgumentParser) -> None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dmr.cli.common import ARCHS, add_reuse_freed_memory, apply_reuse_freed_memory
+from dmr.cli.common import (
+    ARCHS,
+    SWITCH_CHOICES,
+    add_amp,
+    add_reuse_freed_memory,
+    apply_reuse_freed_memory,
+)
+
+#: dmr.batches.DEFAULT_MEMORY_FRACTION (not imported: the parser must not import torch).
+DEFAULT_MEMORY_FRACTION = 0.5
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -32,11 +41,20 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (%(default)s)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch (%(default)s)")
+    add_amp(p)
     p.add_argument(
-        "--amp",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="mixed precision on CUDA (%(default)s)",
+        "--data-on-device",
+        choices=SWITCH_CHOICES,
+        default="auto",
+        help="hold the fold's slice arrays in the device's memory (GPU memory, or RAM on a "
+        "CPU): auto = when they fit in --data-memory-fraction of it (else RAM, else streamed "
+        "from disk); false = RAM with CUDA, disk on a CPU (%(default)s)",
+    )
+    p.add_argument(
+        "--data-memory-fraction",
+        type=float,
+        default=DEFAULT_MEMORY_FRACTION,
+        help="share of the available memory the slice arrays may take (%(default)s)",
     )
     p.add_argument(
         "--checkpoint-activations",
@@ -77,6 +95,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         amp=args.amp,
         checkpoint_activations=args.checkpoint_activations,
+        data_on_device=args.data_on_device,
+        data_memory_fraction=args.data_memory_fraction,
         ckpt_dir=args.ckpt_dir,
         output=args.output,
     )
