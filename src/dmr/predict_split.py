@@ -27,8 +27,7 @@ from tqdm import tqdm
 from dmr.datasets import Case, read_dataset
 from dmr.errors import DatasetError
 from dmr.io import atomic_dir, write_image
-from dmr.predict import Predictor, load_models
-from dmr.train import resolve_device
+from dmr.predict import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +66,17 @@ def predict_split(
     references: Path | None = None,
     device: str = "auto",
     threads: int = 1,
+    amp: str = "auto",
 ) -> int:
     """Write the ensemble's prediction of every case of ``split`` into ``output`` (atomically).
 
     ``models``: model folders holding ``fold*/model.pt`` (or model files); all of them vote.
+    ``amp``: precision of inference, as in training (:mod:`dmr.precision`).
     Returns the number of volumes written. A split without cases, or (``labelled``) without any
     reference, is an error naming the folder: there is nothing to predict.
     """
     torch.set_num_threads(threads)
-    predictor = Predictor(load_models(list(models), resolve_device(device)))
+    predictor = Predictor.from_paths(list(models), device, amp)
     cases = read_dataset(fmt, raw_dir, split=split, references=references)
     items = [
         (case, name, frame) for case in cases for name, frame in frames_to_predict(case, frames)

@@ -16,7 +16,8 @@ rule predict_heldout:
         "../../envs/dmr.yaml"
     threads: config["training"]["threads"]
     resources:
-        gpu=1 if wants_cuda() else 0,
+        gpu=gpu_request(),
+        gpu_slot=1 if wants_cuda() else 0,
         mem_mb=4096,
     params:
         fmt=dataset_format,
@@ -24,10 +25,16 @@ rule predict_heldout:
         split=heldout_flags,
         models="results/{dataset}/models/{model}",
         device=config["training"]["device"],
+        amp=switch(config["training"]["amp"]),
+        reuse=(
+            "--reuse-freed-memory"
+            if config["training"]["reuse_freed_memory"]
+            else "--no-reuse-freed-memory"
+        ),
     shell:
         "dmr predict-split --format {params.fmt} {params.raw} {params.split} "
         "--models {params.models} --device {params.device} --threads {threads} "
-        "-o {output.predictions} > {log} 2>&1"
+        "--amp {params.amp} {params.reuse} -o {output.predictions} > {log} 2>&1"
 
 
 rule metrics_heldout:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dmr.cli.common import FORMATS, add_reuse_freed_memory, apply_reuse_freed_memory
+from dmr.cli.common import FORMATS, add_amp, add_reuse_freed_memory, apply_reuse_freed_memory
 from dmr.errors import DmrError
 
 SPLITS = ("training", "testing", "validation")
@@ -45,6 +45,7 @@ def _add_predict_split(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)
+    add_amp(p)
     add_reuse_freed_memory(p)
     p.add_argument("-o", "--output", required=True, type=Path, help="prediction folder")
     p.set_defaults(handler=_cmd_predict_split)
@@ -64,6 +65,7 @@ def _cmd_predict_split(args: argparse.Namespace) -> int:
         references=args.references,
         device=args.device,
         threads=args.threads,
+        amp=args.amp,
     )
     return 0
 
