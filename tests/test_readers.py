@@ -270,3 +270,18 @@ def test_lvsc_empty_folder_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("no studies here")
     with pytest.raises(DatasetError, match="no DETnnnnnnn study folders"):
         read_dataset("lvsc", tmp_path)
+
+
+def test_cavity_of_the_bounding_box_equals_the_whole_slice_fill() -> None:
+    from dmr.datasets.lvsc import cavity_voxels
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        mask = np.zeros((40, 50), dtype=bool)
+        y, x = rng.integers(5, 35), rng.integers(5, 45)
+        yy, xx = np.mgrid[:40, :50]
+        radius = np.hypot(yy - y, xx - x)
+        mask |= (radius > rng.uniform(2, 5)) & (radius < rng.uniform(6, 9))  # rings, cut at edges
+        mask &= rng.random(mask.shape) > 0.05  # with gaps: some rings leak, some hold
+        expected = int(np.count_nonzero(ndimage.binary_fill_holes(mask) & ~mask))
+        assert cavity_voxels([mask]) == expected

@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+from PIL import Image
 from scipy import ndimage
 
 from dmr.datasets.case import Case, Frame
@@ -270,18 +271,24 @@ def read_dicom_slice(path: Path) -> DicomSlice:
 
 
 def read_mask(path: Path) -> np.ndarray:
-    """Read a binary mask (PNG, {0, 1} or {0, 255}) as a boolean (rows, cols) array."""
-    reader = sitk.ImageFileReader()
-    reader.SetImageIO("PNGImageIO")
-    reader.SetFileName(str(path))
+    """Read a binary mask (PNG, {0, 1} or {0, 255}) as a boolean (rows, cols) array.
+
+    Read with Pillow: a study's ES is found from all its masks (thousands of small PNGs on the
+    real LVSC), and Pillow reads them several times faster than an ITK image reader.
+    """
     try:
-        image = reader.Execute()
-    except RuntimeError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
-        raise DatasetError(f"{path}: unreadable or corrupt PNG ({reason})") from exc
-    pixels = sitk.GetArrayFromImage(image)
-    if image.GetNumberOfComponentsPerPixel() > 1:
-        # Grey masks saved as RGB(A): accept only when the colour channels agree.
+        with Image.open(path) as image:
+            if image.format != "PNG":
+                raise DatasetError(f"{path}: not a PNG file ({image.format})")
+            if image.mode == "P":  # palette: compare the colours it stands for
+                image = image.convert("RGBA")
+            pixels = np.asarray(image)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DatasetError(f"{path}: unreadable or corrupt PNG ({exc})") from exc
+    if pixels.dtype == bool:
+        pixels = pixels.astype(np.uint8)
+    if pixels.ndim == 3:
+        # Grey masks saved as RGB(A) or grey + alpha: accept only when the channels agree.
         colour = pixels[..., :3]
         if np.any(colour != colour[..., :1]):
             raise DatasetError(f"{path}: colour mask; expected a grey-level binary mask")
@@ -366,8 +373,21 @@ def masks_to_label(masks: list[np.ndarray], image: sitk.Image) -> sitk.Image:
 
 # --------------------------------------------------------------------------- phases
 def cavity_voxels(masks: list[np.ndarray]) -> int:
-    """LV cavity size of one frame: each slice's filled myocardium ring minus the ring, summed."""
-    return int(sum(np.count_nonzero(ndimage.binary_fill_holes(m) & ~m) for m in masks))
+    """LV cavity size of one frame: each slice's filled myocardium ring minus the ring, summed.
+
+    Holes are filled within the ring's bounding box grown by one pixel of background, which is
+    exactly the fill of the whole slice (a background region reaching the box edge reaches the
+    slice border too) at a fraction of the cost.
+    """
+    total = 0
+    for mask in masks:
+        rows = np.flatnonzero(mask.any(axis=1))
+        if rows.size == 0:
+            continue
+        cols = np.flatnonzero(mask.any(axis=0))
+        box = np.pad(mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], 1)
+        total += int(np.count_nonzero(ndimage.binary_fill_holes(box) & ~box))
+    return total
 
 
 def end_systolic_frame(cavity_by_frame: dict[int, int]) -> int:
