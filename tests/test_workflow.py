@@ -53,7 +53,10 @@ def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
             {"datasets": {"acdc": {"format": "acdc", "source": "path"}}},
             "'path' is a required property",
         ),
-        ({"tables": {"acdc": "acdc", "lvsc": "nope"}}, "config tables.lvsc: 'nope' is not a dataset of format 'lvsc'"),
+        (
+            {"tables": {"acdc": "acdc", "lvsc": "nope"}},
+            "config tables.lvsc: 'nope' is not a dataset of format 'lvsc'",
+        ),
         ({"stats": {"bootstrap_resamples": 5}}, "5 is less than the minimum of 99"),
     ],
 )
@@ -106,7 +109,9 @@ def test_gpu_slots_share_a_gpu_and_its_memory(slots, gpu, fraction, tmp_path: Pa
     lines = (run.stdout + run.stderr).splitlines()
     commands = [line.partition("Shell command: ")[2] for line in lines]
     train = [c.split() for c in commands if c.startswith("dmr train ")]
-    predict = [c.split() for c in commands if c.startswith("dmr predict-cv ")]
+    predict = [
+        c.split() for c in commands if c.startswith(("dmr predict-cv ", "dmr predict-split "))
+    ]
     assert train and predict
     for words in train:
         for option, value in (
