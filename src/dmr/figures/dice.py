@@ -103,30 +103,56 @@ def regional_table(
     return table
 
 
-def plot_regional(table: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
-    """Fig. 4a/4b: x = apical, mid, basal; one point + 95 % CI per model."""
+def _plot_models_by(
+    table: pd.DataFrame,
+    *,
+    x: str,
+    order: Sequence[str],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    width: float,
+    left: float,
+    note_width: int,
+) -> Figure:
+    """Figs. 4 and 5 share one layout: categories on x, one point + 95 % CI per model."""
     models = ordered_models(table["model"])
-    regions = [r for r in REGION_ORDER if r in set(table["region"])]
+    categories = [c for c in order if c in set(table[x])]
     with figure_style():
-        fig, ax = plt.subplots(figsize=(5.0, 3.4))
+        fig, ax = plt.subplots(figsize=(width, 3.4))
         colours = [model_colour(m) for m in models]
         point_ci_axes(
             ax,
             table,
-            x="region",
-            x_order=regions,
-            x_labels=regions,
+            x=x,
+            x_order=categories,
+            x_labels=categories,
             hue="model",
             hue_order=models,
             colours=colours,
         )
-        ax.set_xlabel("slice region")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        ax.set_title(f"{title} ({_n_text(table)} slices per point)")
-        add_note(fig, _paper_absent(models), 120)
+        ax.set_title(title)
+        add_note(fig, _paper_absent(models), note_width)
         point_legend(fig, [model_label(m) for m in models], colours, None)
-        fig.subplots_adjust(left=0.13, right=0.98, top=0.85, bottom=0.27)
+        fig.subplots_adjust(left=left, right=0.98, top=0.85, bottom=0.27)
     return fig
+
+
+def plot_regional(table: pd.DataFrame, *, title: str, ylabel: str) -> Figure:
+    """Fig. 4a/4b: x = apical, mid, basal; one point + 95 % CI per model."""
+    return _plot_models_by(
+        table,
+        x="region",
+        order=REGION_ORDER,
+        xlabel="slice region",
+        ylabel=ylabel,
+        title=f"{title} ({_n_text(table)} slices per point)",
+        width=5.0,
+        left=0.13,
+        note_width=120,
+    )
 
 
 def write_regional(
@@ -175,29 +201,17 @@ def group_table(
 
 def plot_groups(table: pd.DataFrame) -> Figure:
     """Fig. 5: x = DCM, HCM, MINF, NOR, RV; one point + 95 % CI per model."""
-    models = ordered_models(table["model"])
-    groups = [g for g in GROUPS if g in set(table["group"])]
-    with figure_style():
-        fig, ax = plt.subplots(figsize=(6.0, 3.4))
-        colours = [model_colour(m) for m in models]
-        point_ci_axes(
-            ax,
-            table,
-            x="group",
-            x_order=groups,
-            x_labels=groups,
-            hue="model",
-            hue_order=models,
-            colours=colours,
-        )
-        ax.set_xlabel("patient group")
-        ax.set_ylabel("Dice per volume (mean of RV, myo, LV)")
-        title = f"ACDC: Dice per patient group ({_n_text(table)} volumes per point)"
-        ax.set_title(title)
-        add_note(fig, _paper_absent(models), 140)
-        point_legend(fig, [model_label(m) for m in models], colours, None)
-        fig.subplots_adjust(left=0.11, right=0.98, top=0.85, bottom=0.27)
-    return fig
+    return _plot_models_by(
+        table,
+        x="group",
+        order=GROUPS,
+        xlabel="patient group",
+        ylabel="Dice per volume (mean of RV, myo, LV)",
+        title=f"ACDC: Dice per patient group ({_n_text(table)} volumes per point)",
+        width=6.0,
+        left=0.11,
+        note_width=140,
+    )
 
 
 def write_groups(metric_csvs: Sequence[Path], prefix: Path, *, n_resamples: int, seed: int) -> None:

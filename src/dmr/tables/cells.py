@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dmr.published.vocabulary import KEY
 from dmr.stats import (
     bootstrap_ci,
     bootstrap_statistic_ci,
@@ -25,13 +26,7 @@ from dmr.stats import (
 
 #: Columns of ``results/stats/<table>.csv`` (``note`` says why an interval is missing).
 CELL_COLUMNS: tuple[str, ...] = (
-    "table",
-    "dataset",
-    "quantity",
-    "phase",
-    "structure",
-    "region",
-    "method",
+    *KEY,
     "value",
     "ci_low",
     "ci_high",

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dmr.errors import InputError
+from dmr.published import COLUMNS as PUBLISHED_COLUMNS
 from dmr.tables.cells import Bootstrap, cell, cells_frame
 from dmr.tables.clinical import summarise
 from dmr.tables.common import (
@@ -29,20 +30,6 @@ from dmr.tables.common import (
 )
 from dmr.tables.render import Table
 
-#: Columns of the published-values frame (``dmr.published.load_published()``).
-PUBLISHED_COLUMNS: tuple[str, ...] = (
-    "table",
-    "dataset",
-    "quantity",
-    "phase",
-    "structure",
-    "region",
-    "method",
-    "value",
-    "printed",
-    "marker",
-    "note",
-)
 #: The model whose fold ensemble is scored on the held-out splits (paper III.A).
 HELDOUT_MODEL = "unet-dmr"
 OUR_LABEL = "DMR-UNet"
