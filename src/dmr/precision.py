@@ -23,11 +23,10 @@ from pathlib import Path
 
 import torch
 
-from dmr.errors import DmrError
+from dmr.switch import parse_switch
 
 log = logging.getLogger(__name__)
 
-AMP_CHOICES: tuple[str, ...] = ("auto", "true", "false")
 #: Flags of /proc/cpuinfo that name bf16 matrix instructions (x86: AMX tiles, AVX-512 BF16).
 CPU_BF16_FLAGS: tuple[str, ...] = ("amx_bf16", "avx512_bf16")
 CPUINFO = Path("/proc/cpuinfo")
@@ -55,12 +54,7 @@ FP32 = Precision("fp32", None, "amp false")
 
 def parse_amp(value: str | bool) -> str:
     """``auto``, ``true`` or ``false`` from a config value or option (YAML booleans allowed)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value).strip().lower()
-    if text not in AMP_CHOICES:
-        raise DmrError(f"amp must be one of {', '.join(AMP_CHOICES)}; got {value!r}")
-    return text
+    return parse_switch(value, "amp")
 
 
 def cpu_flags() -> set[str] | None:

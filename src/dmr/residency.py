@@ -18,9 +18,9 @@ import torch
 
 from dmr.data import SliceDataset
 from dmr.errors import DmrError
+from dmr.switch import parse_switch
 
 RESIDENCIES: tuple[str, ...] = ("device", "host", "disk")
-SWITCH_CHOICES: tuple[str, ...] = ("auto", "true", "false")
 #: Share of the available memory (RAM, or free GPU memory) the slice arrays may take.
 DEFAULT_MEMORY_FRACTION = 0.5
 GIB = 1 << 30
@@ -110,16 +110,6 @@ def available_device_memory(device: torch.device) -> int:
 
 
 # --------------------------------------------------------------------------- where the rows live
-def parse_switch(value: str | bool, name: str) -> str:
-    """``auto``, ``true`` or ``false`` from a config value or option (YAML booleans allowed)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value).strip().lower()
-    if text not in SWITCH_CHOICES:
-        raise DmrError(f"{name} must be one of {', '.join(SWITCH_CHOICES)}; got {value!r}")
-    return text
-
-
 def bytes_per_slice(dataset: SliceDataset, *, distances: bool) -> int:
     """Memory one slice takes in the stored dtypes (images, labels, distance maps if used)."""
     first = dataset.sources[0]

@@ -36,7 +36,8 @@ from dmr.io import write_csv
 from dmr.losses import build_loss
 from dmr.models import build_model, enable_activation_checkpointing
 from dmr.precision import Precision, legacy_precision, parse_amp, resolve_precision
-from dmr.residency import DEFAULT_MEMORY_FRACTION, parse_switch
+from dmr.residency import DEFAULT_MEMORY_FRACTION
+from dmr.switch import parse_switch
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,10 @@ import argparse
 import json
 
 from dmr.errors import DmrError
+from dmr.switch import SWITCH_CHOICES
 
 FORMATS = ("acdc", "lvsc")
 ARCHS = ("segnet", "usegnet", "unet")
-#: Values of the auto/true/false switches (``--amp``, ``--data-on-device``).
-SWITCH_CHOICES = ("auto", "true", "false")
 
 
 def parse_json_object(text: str, option: str) -> dict:
