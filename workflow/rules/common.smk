@@ -469,9 +469,6 @@ def figure_outputs():
     return outputs
 
 
-bootstrap_options = bootstrap_args
-
-
 def dataset_labels():
     return " ".join(
         f"--dataset-label {role_dataset(role)}={role.upper()}"

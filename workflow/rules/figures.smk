@@ -48,7 +48,7 @@ rule fig4a:
         "../../envs/dmr.yaml"
     params:
         prefix=subpath(output.png, strip_suffix=".png"),
-        bootstrap=bootstrap_options(),
+        bootstrap=bootstrap_args(),
     shell:
         "dmr figure fig4a --slices {input.slices} {params.bootstrap} "
         "--out-prefix {params.prefix} > {log} 2>&1"
@@ -73,7 +73,7 @@ rule fig4b:
         "../../envs/dmr.yaml"
     params:
         prefix=subpath(output.png, strip_suffix=".png"),
-        bootstrap=bootstrap_options(),
+        bootstrap=bootstrap_args(),
     shell:
         "dmr figure fig4b --slices {input.slices} {params.bootstrap} "
         "--out-prefix {params.prefix} > {log} 2>&1"
@@ -96,7 +96,7 @@ rule fig5:
         "../../envs/dmr.yaml"
     params:
         prefix=subpath(output.png, strip_suffix=".png"),
-        bootstrap=bootstrap_options(),
+        bootstrap=bootstrap_args(),
     shell:
         "dmr figure fig5 --metrics {input.metrics} {params.bootstrap} "
         "--out-prefix {params.prefix} > {log} 2>&1"
@@ -119,7 +119,7 @@ rule fig6:
         "../../envs/dmr.yaml"
     params:
         prefix=subpath(output.png, strip_suffix=".png"),
-        bootstrap=bootstrap_options(),
+        bootstrap=bootstrap_args(),
         levels=lambda w: level_options(present(WEIGHTING_MODELS), "weighting"),
         labels=lambda w: dataset_labels(),
         absent=lambda w: absent_options(WEIGHTING_MODELS),
@@ -145,7 +145,7 @@ rule fig7:
         "../../envs/dmr.yaml"
     params:
         prefix=subpath(output.png, strip_suffix=".png"),
-        bootstrap=bootstrap_options(),
+        bootstrap=bootstrap_args(),
         levels=lambda w: level_options(present(THRESHOLD_MODELS), "threshold"),
         labels=lambda w: dataset_labels(),
         absent=lambda w: absent_options(THRESHOLD_MODELS),
@@ -254,7 +254,7 @@ rule figS4:
         "../../envs/dmr.yaml"
     params:
         prefix=subpath(output.png, strip_suffix=".png"),
-        bootstrap=bootstrap_options(),
+        bootstrap=bootstrap_args(),
         labels=lambda w: dataset_labels(),
     shell:
         "dmr figure figS4 --histories {input.histories} {params.labels} {params.bootstrap} "
