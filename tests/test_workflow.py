@@ -58,6 +58,10 @@ def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
             "config tables.lvsc: 'nope' is not a dataset of format 'lvsc'",
         ),
         ({"stats": {"bootstrap_resamples": 5}}, "5 is less than the minimum of 99"),
+        (
+            {"datasets": {"acdc": {"format": "acdc", "training": {"by_arch": {"vgg": {}}}}}},
+            "Additional properties are not allowed ('vgg' was unexpected)",
+        ),
     ],
 )
 def test_schema_rejects_bad_config(change: dict, message: str, tmp_path: Path) -> None:
@@ -88,6 +92,37 @@ def test_memory_switches_reach_training_and_inference_jobs(reuse: bool, tmp_path
     assert all(reuse_flag in c.split() for c in jobs)
     recompute_flag = "--no-checkpoint-activations" if reuse else "--checkpoint-activations"
     assert all(recompute_flag in c.split() for c in jobs if c.startswith("dmr train "))
+
+
+def test_arch_overrides_set_the_epochs_of_both_versions_of_one_architecture(
+    tmp_path: Path,
+) -> None:
+    """`datasets.<name>.training.by_arch.<arch>` wins over the dataset's own keys, for the
+    base and the DMR version of that architecture alike, on that dataset only."""
+    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    config["models"] = ["segnet-base", "segnet-dmr", "unet-base", "unet-dmr"]
+    acdc, other = "acdc", next(name for name in config["datasets"] if name != "acdc")
+    config["datasets"][acdc]["training"] = {"epochs": 3, "by_arch": {"segnet": {"epochs": 7}}}
+    config["datasets"][other]["training"] = {"epochs": 2}
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    run = _snakemake("-n", "-p", "--configfile", str(configfile), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    commands = [
+        line.partition("Shell command: ")[2].split()
+        for line in (run.stdout + run.stderr).splitlines()
+    ]
+    epochs = {
+        (
+            words[words.index("--preprocessed") + 1].split("/")[1],
+            words[words.index("--model-name") + 1],
+        ): words[words.index("--epochs") + 1]
+        for words in commands
+        if words[:2] == ["dmr", "train"]
+    }
+    assert epochs[(acdc, "segnet-base")] == epochs[(acdc, "segnet-dmr")] == "7"
+    assert epochs[(acdc, "unet-base")] == epochs[(acdc, "unet-dmr")] == "3"
+    assert {epochs[(other, m)] for m in config["models"]} == {"2"}
 
 
 @pytest.mark.parametrize(("slots", "gpu", "fraction"), [(1, 1, "0.5"), (4, 0, "0.1")])

@@ -100,10 +100,14 @@ def variant_cfg(model):
 
 
 def train_cfg(wildcards):
-    """Training settings of one (dataset, model): global defaults < variant < dataset overrides."""
+    """Training settings of one (dataset, model): global defaults < variant < dataset overrides <
+    the dataset's overrides for the model's architecture (`by_arch`)."""
     merged = dict(config["training"])
     merged.update(variant_cfg(wildcards.model))
-    merged.update(dataset_cfg(wildcards).get("training", {}))
+    overrides = dict(dataset_cfg(wildcards).get("training", {}))
+    by_arch = overrides.pop("by_arch", {})
+    merged.update(overrides)
+    merged.update(by_arch.get(wildcards.model.partition("-")[0], {}))
     # Paper II.F: 1e-4 for single-task (CE) networks, 5e-4 for multi-task (DMR) networks.
     merged.setdefault("lr", 1e-4 if merged["loss"] == "ce" else 5e-4)
     return merged
