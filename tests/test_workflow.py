@@ -94,6 +94,33 @@ def test_memory_switches_reach_training_and_inference_jobs(reuse: bool, tmp_path
     assert all(recompute_flag in c.split() for c in jobs if c.startswith("dmr train "))
 
 
+def _train_epochs(run: subprocess.CompletedProcess[str]) -> dict[tuple[str, str], str]:
+    """(dataset, model) -> --epochs of every `dmr train` job a `-n -p` run printed."""
+    commands = [
+        line.partition("Shell command: ")[2].split()
+        for line in (run.stdout + run.stderr).splitlines()
+    ]
+    return {
+        (
+            words[words.index("--preprocessed") + 1].split("/")[1],
+            words[words.index("--model-name") + 1],
+        ): words[words.index("--epochs") + 1]
+        for words in commands
+        if words[:2] == ["dmr", "train"]
+    }
+
+
+def test_paper_config_trains_every_network_as_long(tmp_path: Path) -> None:
+    """config/paper.yaml is laid over config/config.yaml, whose SegNet trains longer: the
+    paper's grid must still train every network 100 (ACDC) / 30 (LVSC) epochs."""
+    run = _snakemake("-n", "-p", "--configfile", str(ROOT / "config" / "paper.yaml"), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    epochs = _train_epochs(run)
+    assert any(model.startswith("segnet-") for _, model in epochs)
+    assert {e for (dataset, _), e in epochs.items() if dataset == "acdc"} == {"100"}
+    assert {e for (dataset, _), e in epochs.items() if dataset == "lvsc"} == {"30"}
+
+
 def test_arch_overrides_set_the_epochs_of_both_versions_of_one_architecture(
     tmp_path: Path,
 ) -> None:
@@ -103,23 +130,12 @@ def test_arch_overrides_set_the_epochs_of_both_versions_of_one_architecture(
     config["models"] = ["segnet-base", "segnet-dmr", "unet-base", "unet-dmr"]
     acdc, other = "acdc", next(name for name in config["datasets"] if name != "acdc")
     config["datasets"][acdc]["training"] = {"epochs": 3, "by_arch": {"segnet": {"epochs": 7}}}
-    config["datasets"][other]["training"] = {"epochs": 2}
+    config["datasets"][other]["training"]["epochs"] = 2  # test.yaml's by_arch: segnet 2
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     run = _snakemake("-n", "-p", "--configfile", str(configfile), cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    commands = [
-        line.partition("Shell command: ")[2].split()
-        for line in (run.stdout + run.stderr).splitlines()
-    ]
-    epochs = {
-        (
-            words[words.index("--preprocessed") + 1].split("/")[1],
-            words[words.index("--model-name") + 1],
-        ): words[words.index("--epochs") + 1]
-        for words in commands
-        if words[:2] == ["dmr", "train"]
-    }
+    epochs = _train_epochs(run)
     assert epochs[(acdc, "segnet-base")] == epochs[(acdc, "segnet-dmr")] == "7"
     assert epochs[(acdc, "unet-base")] == epochs[(acdc, "unet-dmr")] == "3"
     assert {epochs[(other, m)] for m in config["models"]} == {"2"}
