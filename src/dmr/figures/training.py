@@ -104,10 +104,7 @@ def plot_curves(table: pd.DataFrame, dataset_labels: Mapping[str, str] | None = 
                 if c == 0 or k == 0:
                     ax.set_ylabel(ylabel)
                 if row == "weight":
-                    ax.set_yscale("log")
-                    plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")
-                    ax.yaxis.set_major_formatter(plain)
-                    ax.yaxis.set_minor_formatter(plain)
+                    _log_axis(ax)
                 ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
                 if r == len(rows) - 1:
                     ax.set_xlabel("epoch")
@@ -126,6 +123,18 @@ def plot_curves(table: pd.DataFrame, dataset_labels: Mapping[str, str] | None = 
         )
         fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     return fig
+
+
+def _log_axis(ax: plt.Axes) -> None:
+    """Log y axis labelled in plain numbers. Over more than a decade only the 1-2-5 ticks carry
+    labels: labelling every minor tick (0.06, 0.07, 0.08, ...) overprinted them."""
+    ax.set_yscale("log")
+    low, high = ax.get_ylim()
+    wide = high / low > 10
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(
+        ticker.FuncFormatter(lambda v, _: f"{v:g}" if not wide or f"{v:.0e}"[0] in "25" else "")
+    )
 
 
 def _draw_curves(
