@@ -62,6 +62,14 @@ def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
             {"datasets": {"acdc": {"format": "acdc", "training": {"by_arch": {"vgg": {}}}}}},
             "Additional properties are not allowed ('vgg' was unexpected)",
         ),
+        (
+            {
+                "datasets": {
+                    "acdc": {"format": "acdc", "training": {"by_arch": {"unet": {"by_arch": {}}}}}
+                }
+            },
+            "should not be valid under {'required': ['by_arch']}",
+        ),
     ],
 )
 def test_schema_rejects_bad_config(change: dict, message: str, tmp_path: Path) -> None:

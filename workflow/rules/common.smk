@@ -95,6 +95,11 @@ def n_folds(dataset):
     return config["datasets"][dataset]["folds"]["k"]
 
 
+def model_arch(model):
+    """`segnet` of `segnet-dmr`: the architecture part of a model name."""
+    return model.partition("-")[0]
+
+
 def variant_cfg(model):
     return config["variants"][model.partition("-")[2]]
 
@@ -107,7 +112,7 @@ def train_cfg(wildcards):
     overrides = dict(dataset_cfg(wildcards).get("training", {}))
     by_arch = overrides.pop("by_arch", {})
     merged.update(overrides)
-    merged.update(by_arch.get(wildcards.model.partition("-")[0], {}))
+    merged.update(by_arch.get(model_arch(wildcards.model), {}))
     # Paper II.F: 1e-4 for single-task (CE) networks, 5e-4 for multi-task (DMR) networks.
     merged.setdefault("lr", 1e-4 if merged["loss"] == "ce" else 5e-4)
     return merged

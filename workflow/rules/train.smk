@@ -28,7 +28,7 @@ rule train:
         aug=subpath(input.aug, parent=True),
         outdir=subpath(output.model, parent=True),
         ckpt="results/{dataset}/ckpt/{model}/fold{fold}",
-        arch=lambda w: w.model.partition("-")[0],
+        arch=lambda w: model_arch(w.model),
         loss=lambda w: train_cfg(w)["loss"],
         weighting=lambda w: train_cfg(w)["weighting"],
         threshold=lambda w: train_cfg(w)["threshold"],
