@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -224,3 +226,12 @@ def test_copying_the_split_keeps_raw_data_untouched(acdc_root, tmp_path):
     )
     assert before == {p: p.stat().st_mtime_ns for p in acdc_root.rglob("*") if p.is_file()}
     shutil.rmtree(predictions)
+
+
+def test_scoring_does_not_import_torch() -> None:
+    """Scoring (``dmr metrics``, ``metrics-split``, ``evaluate``) needs no network: a user scores
+    predictions without torch, and each of the DAG's scoring jobs saves its ~1.5 s import."""
+    code = (
+        "import sys, dmr.evaluate, dmr.evaluate_split, dmr.frames; sys.exit('torch' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

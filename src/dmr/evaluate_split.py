@@ -41,9 +41,9 @@ from dmr.evaluate import (
     read_label_map,
     spacing_zyx,
 )
+from dmr.frames import frames_to_predict
 from dmr.labels import FORMAT_STRUCTURES, STRUCTURE_LABELS
 from dmr.metrics import slice_confusion
-from dmr.predict_split import frames_to_predict
 from dmr.regions import slice_regions
 from dmr.roi import volume_roi_confusion
 
@@ -133,7 +133,7 @@ def evaluate_split(
     roi_margin_mm: float | None = None,
     density: float = 1.06,
 ) -> SplitEvaluation:
-    """Score ``predictions`` (files named as :func:`dmr.predict_split.frames_to_predict` writes
+    """Score ``predictions`` (files named as :func:`dmr.frames.frames_to_predict` writes
     them) of every case of ``split`` that has references.
 
     Args:
