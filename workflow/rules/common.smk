@@ -100,8 +100,18 @@ def model_arch(model):
     return model.partition("-")[0]
 
 
+def model_variant(model):
+    """`dmr` of `segnet-dmr`: the variant part of a model name (a key of `variants`)."""
+    return model.partition("-")[2]
+
+
+def paper_networks():
+    """The configured models among the paper's six networks (base and DMR, no ablations)."""
+    return [m for m in MODELS if model_variant(m) in ("base", "dmr")]
+
+
 def variant_cfg(model):
-    return config["variants"][model.partition("-")[2]]
+    return config["variants"][model_variant(model)]
 
 
 def train_cfg(wildcards):
@@ -248,7 +258,7 @@ def cross_pairs():
 def cross_models():
     models = config["cross"]["models"]
     if models is None:
-        return [m for m in MODELS if m.partition("-")[2] in ("base", "dmr")]
+        return paper_networks()
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ValueError(f"config cross.models: {unknown} are not in models {MODELS}")
@@ -315,8 +325,7 @@ def heldout_input(role, what):
 def cross_metrics(train, test):
     """Cross-dataset metric CSVs (Table VI) of the paper's six networks that are configured."""
     direction = f"{table_role(train)}_to_{table_role(test)}"
-    models = [m for m in MODELS if m.partition("-")[2] in ("base", "dmr")]
-    return [f"results/cross/{direction}/metrics/{m}.csv" for m in models]
+    return [f"results/cross/{direction}/metrics/{m}.csv" for m in paper_networks()]
 
 
 def bootstrap_args():
