@@ -1,7 +1,8 @@
 """Which frames of a case a split is predicted and scored on, and their file names.
 
 Shared by prediction (:mod:`dmr.predict_split`) and scoring (:mod:`dmr.evaluate_split`); kept
-free of torch so that scoring jobs do not pay for importing it.
+free of torch (and of the readers, imported for type checking only) so that scoring jobs and the
+CLI's argument parser do not pay for importing them.
 
 Modes (``frames``):
 
@@ -13,8 +14,12 @@ Modes (``frames``):
 
 from __future__ import annotations
 
-from dmr.datasets import Case
+from typing import TYPE_CHECKING
+
 from dmr.errors import DatasetError
+
+if TYPE_CHECKING:
+    from dmr.datasets import Case
 
 FRAME_SETS: tuple[str, ...] = ("ed_es", "labelled", "all")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from dmr.cli.common import FORMATS, add_amp, add_reuse_freed_memory, apply_reuse_freed_memory
 from dmr.errors import DmrError
+from dmr.frames import FRAME_SETS
 
 SPLITS = ("training", "testing", "validation")
-FRAMES = ("ed_es", "labelled", "all")
 
 
 def _add_split_source(p: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def _add_split_source(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--frames",
         default="ed_es",
-        choices=FRAMES,
+        choices=FRAME_SETS,
         help="ED and ES of every case, every frame with a reference, or every frame (%(default)s)",
     )
 
