@@ -176,3 +176,23 @@ def test_activation_checkpointing_changes_no_number(arch: str) -> None:
     assert plain.keys() == checkpointed_state.keys()
     for name, value in plain.items():
         torch.testing.assert_close(checkpointed_state[name], value, rtol=0, atol=0, msg=name)
+
+
+def test_unpooling_level_equals_torch_max_unpool2d() -> None:
+    # UpLevel calls the ATen op directly (no torch.fx import); values and gradients must be those
+    # of the documented F.max_unpool2d with the encoder's pooling indices.
+    import torch.nn.functional as F
+
+    from dmr.models import UpLevel
+
+    torch.manual_seed(0)
+    level = UpLevel(4, 4, 4, learned_upsampling=False, concat_skip=False)
+    fine = torch.randn(2, 4, 12, 12)
+    coarse, indices = F.max_pool2d(fine, 2, 2, return_indices=True)
+    coarse.requires_grad_(True)
+    ours = level(coarse, fine, indices)
+    (grad_ours,) = torch.autograd.grad(ours.square().sum(), coarse)
+    reference = level.convs(F.max_unpool2d(coarse, indices, 2, 2, output_size=fine.shape[-2:]))
+    (grad_reference,) = torch.autograd.grad(reference.square().sum(), coarse)
+    assert torch.equal(ours, reference)
+    assert torch.equal(grad_ours, grad_reference)

@@ -205,8 +205,11 @@ class UpLevel(nn.Module):
         if self.upsample is not None:
             upsampled = self.upsample(coarse)
         else:
-            upsampled = F.max_unpool2d(
-                coarse, pool_indices, _POOL, _POOL, output_size=encoder_features.shape[-2:]
+            # The ATen op F.max_unpool2d wraps, called directly: F's output-size check imports
+            # torch.fx's symbolic-shapes machinery (~1 s per process, in every SegNet and DMR
+            # training and prediction job); the size is known here and the kernel the same.
+            upsampled = torch.ops.aten.max_unpool2d(
+                coarse, pool_indices, list(encoder_features.shape[-2:])
             )
         if self.concat_skip:
             upsampled = torch.cat([encoder_features, upsampled], dim=1)
