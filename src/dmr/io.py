@@ -12,6 +12,28 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the OS allows (Linux /proc)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere the only way to read it is to set it, then restore it
+    os.umask(mask)
+    return mask
+
+
+def _publish_mode(path: Path, *, folder: bool) -> None:
+    """Give a temporary output the mode a plain ``open()``/``mkdir()`` would have given it.
+
+    mkstemp/mkdtemp create 0600/0700 entries; renamed into place as they are, every result would
+    be unreadable to the rest of a lab's group on a shared cluster, whatever its umask.
+    """
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
+
+
 def _suffixes(path: Path) -> str:
     # Keep every suffix (".nii.gz") so writers that infer the format from the name still work.
     return "".join(path.suffixes)
@@ -30,6 +52,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        _publish_mode(tmp, folder=False)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -44,6 +67,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        _publish_mode(tmp, folder=True)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
