@@ -29,7 +29,7 @@ rule table1:
         cells=report(
             "results/stats/table1.csv",
             caption="../report/cells.rst",
-            category="Statistics",
+            category="Intervals and tests",
         ),
     log:
         "results/logs/tables/table1.log",
@@ -60,7 +60,7 @@ rule table2a:
         cells=report(
             "results/stats/table2a.csv",
             caption="../report/cells.rst",
-            category="Statistics",
+            category="Intervals and tests",
         ),
     log:
         "results/logs/tables/table2a.log",
@@ -89,7 +89,7 @@ rule table2b:
         cells=report(
             "results/stats/table2b.csv",
             caption="../report/cells.rst",
-            category="Statistics",
+            category="Intervals and tests",
         ),
     log:
         "results/logs/tables/table2b.log",
@@ -120,7 +120,7 @@ rule table3:
         cells=report(
             "results/stats/table3.csv",
             caption="../report/cells.rst",
-            category="Statistics",
+            category="Intervals and tests",
         ),
     log:
         "results/logs/tables/table3.log",
@@ -151,7 +151,7 @@ rule table4:
         cells=report(
             "results/stats/table4.csv",
             caption="../report/cells.rst",
-            category="Statistics",
+            category="Intervals and tests",
         ),
     log:
         "results/logs/tables/table4.log",
@@ -181,7 +181,7 @@ rule table5:
         cells=report(
             "results/stats/table5.csv",
             caption="../report/cells.rst",
-            category="Statistics",
+            category="Intervals and tests",
         ),
     log:
         "results/logs/tables/table5.log",
@@ -216,7 +216,7 @@ rule table6a:
         cells=report(
             "results/stats/table6a.csv",
             caption="../report/cells.rst",
-            category="Statistics",
+            category="Intervals and tests",
         ),
     log:
         "results/logs/tables/table6a.log",
@@ -245,7 +245,7 @@ rule table6b:
         cells=report(
             "results/stats/table6b.csv",
             caption="../report/cells.rst",
-            category="Statistics",
+            category="Intervals and tests",
         ),
     log:
         "results/logs/tables/table6b.log",
