@@ -206,8 +206,9 @@ class UpLevel(nn.Module):
             upsampled = self.upsample(coarse)
         else:
             # The ATen op F.max_unpool2d wraps, called directly: F's output-size check imports
-            # torch.fx's symbolic-shapes machinery (~1 s per process, in every SegNet and DMR
-            # training and prediction job); the size is known here and the kernel the same.
+            # torch.fx's symbolic-shapes machinery (~0.4 s per process). Training loads it anyway
+            # (torch.optim imports torch._dynamo); prediction jobs need not. The size is known
+            # here and the kernel is the same.
             upsampled = torch.ops.aten.max_unpool2d(
                 coarse, pool_indices, list(encoder_features.shape[-2:])
             )
