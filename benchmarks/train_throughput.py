@@ -197,7 +197,9 @@ def make_train_step(
     image, target, dist_target = batch
     loss_fn = build_loss("dmr" if regularized else "ce").to(image.device)
     optimizer = torch.optim.RMSprop(
-        [*model.parameters(), *loss_fn.parameters()], lr=5e-4 if regularized else 1e-4
+        [*model.parameters(), *loss_fn.parameters()],
+        lr=5e-4 if regularized else 1e-4,
+        foreach=True,
     )
     autocast = (
         torch.autocast(image.device.type, dtype=autocast_dtype)
