@@ -338,7 +338,14 @@ def run_epoch_child(args: argparse.Namespace) -> int:
     from dmr.data import SliceDataset, build_datasets, iterate_batches, read_fold
     from dmr.losses import build_loss
     from dmr.models import build_model, enable_activation_checkpointing
-    from dmr.train import evaluate, resolve_device, seed_everything, train_one_epoch, train_step
+    from dmr.train import (
+        build_optimizer,
+        evaluate,
+        resolve_device,
+        seed_everything,
+        train_one_epoch,
+        train_step,
+    )
 
     (name,) = args.datasets
     work: Path = args.work
@@ -374,7 +381,7 @@ def run_epoch_child(args: argparse.Namespace) -> int:
     if args.checkpoint_activations:
         enable_activation_checkpointing(model)
     loss_fn = build_loss("dmr", "learned").to(device)
-    optimizer = torch.optim.RMSprop([*model.parameters(), *loss_fn.parameters()], lr=1e-4)
+    optimizer = build_optimizer(model, loss_fn, lr=1e-4)
     checkpoint("model and optimiser built")
 
     batch = args.batch_size

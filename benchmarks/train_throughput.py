@@ -50,7 +50,7 @@ from dmr.io import write_json
 from dmr.losses import build_loss
 from dmr.models import ARCHITECTURES, build_model, count_parameters
 from dmr.precision import cpu_bf16_units, resolve_precision
-from dmr.train import device_label
+from dmr.train import build_optimizer, device_label
 
 LOG = logging.getLogger("train_throughput")
 MODEL_NAMES = tuple(f"{arch}-{variant}" for variant in ("base", "dmr") for arch in ARCHITECTURES)
@@ -196,11 +196,7 @@ def make_train_step(
     """One optimisation step, the way training does it (loss parameters in the optimiser)."""
     image, target, dist_target = batch
     loss_fn = build_loss("dmr" if regularized else "ce").to(image.device)
-    optimizer = torch.optim.RMSprop(
-        [*model.parameters(), *loss_fn.parameters()],
-        lr=5e-4 if regularized else 1e-4,
-        foreach=True,
-    )
+    optimizer = build_optimizer(model, loss_fn, lr=5e-4 if regularized else 1e-4)
     autocast = (
         torch.autocast(image.device.type, dtype=autocast_dtype)
         if autocast_dtype is not None
