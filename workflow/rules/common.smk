@@ -335,6 +335,20 @@ def bootstrap_args():
     )
 
 
+def cells_report(table):
+    """results/stats/<table>.csv, the table's cells, as a `snakemake --report` entry.
+
+    The category must not be called "Statistics": Snakemake's report has a "Statistics" panel of
+    its own, and the two link targets clash (docutils duplicate-target warnings, a link that goes
+    to either).
+    """
+    return report(
+        f"results/stats/{table}.csv",
+        caption="../report/cells.rst",
+        category="Intervals and tests",
+    )
+
+
 # --------------------------------------------------------------------------- paper vs reproduced
 def stats_cells():
     """The long cells tables (results/stats/<table>.csv) of every table this config builds, and

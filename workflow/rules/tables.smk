@@ -26,11 +26,7 @@ rule table1:
         md="results/tables/table1.md",
         tex="results/tables/table1.tex",
         html="results/tables/table1.html",
-        cells=report(
-            "results/stats/table1.csv",
-            caption="../report/cells.rst",
-            category="Intervals and tests",
-        ),
+        cells=cells_report("table1"),
     log:
         "results/logs/tables/table1.log",
     conda:
@@ -57,11 +53,7 @@ rule table2a:
         md="results/tables/table2a.md",
         tex="results/tables/table2a.tex",
         html="results/tables/table2a.html",
-        cells=report(
-            "results/stats/table2a.csv",
-            caption="../report/cells.rst",
-            category="Intervals and tests",
-        ),
+        cells=cells_report("table2a"),
     log:
         "results/logs/tables/table2a.log",
     conda:
@@ -86,11 +78,7 @@ rule table2b:
         md="results/tables/table2b.md",
         tex="results/tables/table2b.tex",
         html="results/tables/table2b.html",
-        cells=report(
-            "results/stats/table2b.csv",
-            caption="../report/cells.rst",
-            category="Intervals and tests",
-        ),
+        cells=cells_report("table2b"),
     log:
         "results/logs/tables/table2b.log",
     conda:
@@ -117,11 +105,7 @@ rule table3:
         md="results/tables/table3.md",
         tex="results/tables/table3.tex",
         html="results/tables/table3.html",
-        cells=report(
-            "results/stats/table3.csv",
-            caption="../report/cells.rst",
-            category="Intervals and tests",
-        ),
+        cells=cells_report("table3"),
     log:
         "results/logs/tables/table3.log",
     conda:
@@ -148,11 +132,7 @@ rule table4:
         md="results/tables/table4.md",
         tex="results/tables/table4.tex",
         html="results/tables/table4.html",
-        cells=report(
-            "results/stats/table4.csv",
-            caption="../report/cells.rst",
-            category="Intervals and tests",
-        ),
+        cells=cells_report("table4"),
     log:
         "results/logs/tables/table4.log",
     conda:
@@ -178,11 +158,7 @@ rule table5:
         md="results/tables/table5.md",
         tex="results/tables/table5.tex",
         html="results/tables/table5.html",
-        cells=report(
-            "results/stats/table5.csv",
-            caption="../report/cells.rst",
-            category="Intervals and tests",
-        ),
+        cells=cells_report("table5"),
     log:
         "results/logs/tables/table5.log",
     conda:
@@ -213,11 +189,7 @@ rule table6a:
         md="results/tables/table6a.md",
         tex="results/tables/table6a.tex",
         html="results/tables/table6a.html",
-        cells=report(
-            "results/stats/table6a.csv",
-            caption="../report/cells.rst",
-            category="Intervals and tests",
-        ),
+        cells=cells_report("table6a"),
     log:
         "results/logs/tables/table6a.log",
     conda:
@@ -242,11 +214,7 @@ rule table6b:
         md="results/tables/table6b.md",
         tex="results/tables/table6b.tex",
         html="results/tables/table6b.html",
-        cells=report(
-            "results/stats/table6b.csv",
-            caption="../report/cells.rst",
-            category="Intervals and tests",
-        ),
+        cells=cells_report("table6b"),
     log:
         "results/logs/tables/table6b.log",
     conda:
