@@ -156,6 +156,24 @@ def test_resume_with_a_different_config_names_the_fields(folders, tmp_path):
         train(dataclasses.replace(cfg, lr=0.01))
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"lr": -1.0}, r"--lr must be positive, got -1\.0"),
+        ({"lr": 0.0}, r"--lr must be positive"),
+        ({"lr_decay": 1.5}, r"--lr-decay must be in \(0, 1\], got 1\.5"),
+        ({"epochs": 0}, r"--epochs must be at least 1, got 0"),
+        ({"batch_size": 0}, r"--batch-size must be at least 1"),
+    ],
+)
+def test_bad_training_settings_are_named_before_anything_is_written(
+    folders, tmp_path, changes, message
+):
+    with pytest.raises(DmrError, match=message):
+        train(config(folders, tmp_path, **changes))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_train_smoke(folders, tmp_path):
     status = main(
         [

@@ -102,6 +102,17 @@ class TrainConfig:
     data_memory_fraction: float = DEFAULT_MEMORY_FRACTION
 
     def __post_init__(self) -> None:
+        # Checked here, before any data is read: torch rejects a bad lr only when it builds the
+        # optimiser, in a traceback that names no option, and 0 epochs or batches train nothing.
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise DmrError(
+                    f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}"
+                )
+        if not self.lr > 0:
+            raise DmrError(f"--lr must be positive, got {self.lr}")
+        if not 0 < self.lr_decay <= 1:
+            raise DmrError(f"--lr-decay must be in (0, 1], got {self.lr_decay}")
         object.__setattr__(self, "amp", parse_amp(self.amp))
         object.__setattr__(
             self, "data_on_device", parse_switch(self.data_on_device, "data_on_device")
