@@ -302,9 +302,10 @@ def _assert_same_model(on_slurm: Path, uninterrupted: Path) -> None:
     weights = [
         load_checkpoint(folder / "model.pt")["state_dict"] for folder in (on_slurm, uninterrupted)
     ]
-    assert weights[0].keys() == weights[1].keys()
-    different = [key for key in weights[0] if not torch.equal(weights[0][key], weights[1][key])]
-    assert not different, f"{on_slurm}: weights differ from the uninterrupted run: {different}"
+    # Exact (rtol = atol = 0), over the same keys; a mismatch names the tensor.
+    torch.testing.assert_close(
+        weights[0], weights[1], rtol=0, atol=0, msg=lambda detail: f"{on_slurm}: {detail}"
+    )
     history = [pd.read_csv(folder / "history.csv") for folder in (on_slurm, uninterrupted)]
     assert len(history[0]) == SLOW_EPOCHS
     pd.testing.assert_frame_equal(

@@ -105,11 +105,8 @@ def _final_state(cfg: TrainConfig) -> tuple[dict, dict, pd.DataFrame]:
 
 def _assert_same_run(a: tuple, b: tuple) -> None:
     for bundle_a, bundle_b in zip(a[:2], b[:2], strict=True):
-        assert bundle_a["state_dict"].keys() == bundle_b["state_dict"].keys()
-        for key, value in bundle_a["state_dict"].items():
-            assert torch.equal(value, bundle_b["state_dict"][key]), key
-    for key, value in a[1]["loss_state"].items():
-        assert torch.equal(value, b[1]["loss_state"][key])
+        torch.testing.assert_close(bundle_a["state_dict"], bundle_b["state_dict"], rtol=0, atol=0)
+    torch.testing.assert_close(a[1]["loss_state"], b[1]["loss_state"], rtol=0, atol=0)
     pd.testing.assert_frame_equal(a[2], b[2])
 
 
