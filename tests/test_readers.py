@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -285,3 +286,38 @@ def test_cavity_of_the_bounding_box_equals_the_whole_slice_fill() -> None:
         mask &= rng.random(mask.shape) > 0.05  # with gaps: some rings leak, some hold
         expected = int(np.count_nonzero(ndimage.binary_fill_holes(mask) & ~mask))
         assert cavity_voxels([mask]) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        ([0, 1], np.uint8),
+        ([0, 255], np.uint8),
+        ([255], np.uint8),
+        ([1], np.uint8),
+        ([0], np.uint16),
+        ([0, 1, 255], np.uint8),
+        ([0, 128, 255], np.uint8),
+        ([0, 2], np.uint8),
+        ([1, 255], np.uint8),
+        ([0, 65535], np.uint16),
+        ([0, 255], np.uint16),
+    ],
+)
+def test_mask_values_accepted_exactly_when_binary(
+    tmp_path: Path, values: list[int], dtype: type
+) -> None:
+    """The fast min/max check of read_mask accepts the masks the value-set definition accepts."""
+    from PIL import Image
+
+    from dmr.datasets.lvsc import BINARY_MASK_VALUES, read_mask
+
+    pixels = np.resize(np.asarray(values, dtype=dtype), (12, 10))
+    path = tmp_path / "DET0000101_SA1_ph0.png"
+    Image.fromarray(pixels).save(path)
+    if any(set(values) <= allowed for allowed in BINARY_MASK_VALUES):
+        np.testing.assert_array_equal(read_mask(path), pixels > 0)
+    else:
+        expected = re.escape(f"not binary: values {sorted(set(values))}")
+        with pytest.raises(DatasetError, match=expected):
+            read_mask(path)
