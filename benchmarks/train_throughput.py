@@ -142,11 +142,19 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def default_peak_size(device: torch.device) -> int:
+    """Side of the square matmul whose FLOP/s is the peak: large enough to saturate the device."""
+    return 8192 if device.type == "cuda" else 2048
+
+
 def measure_matmul_peak(
-    device: torch.device, repeats: int = 5, dtype: torch.dtype = torch.float32
+    device: torch.device,
+    repeats: int = 5,
+    dtype: torch.dtype = torch.float32,
+    n: int | None = None,
 ) -> float:
-    """Best ``torch.mm`` FLOP/s in ``dtype`` over ``repeats`` runs of a large square product."""
-    n = 8192 if device.type == "cuda" else 2048
+    """Best ``torch.mm`` FLOP/s in ``dtype`` over ``repeats`` runs of an ``n`` x ``n`` product."""
+    n = n or default_peak_size(device)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(2):
@@ -395,10 +403,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="torch.compile the networks (give --warmup >= 2: the first steps compile)",
     )
+    parser.add_argument(
+        "--peak-size",
+        type=int,
+        default=None,
+        help="side of the square matmul of the peak (default 2048 on CPU, 8192 on CUDA; smaller "
+        "ones understate the peak: for smoke runs, where emulated bf16 makes 2048 take seconds)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0 or args.batch < 1:
         parser.error("--steps must be >= 1, --warmup >= 0, --batch >= 1")
+    if args.peak_size is not None and args.peak_size < 1:
+        parser.error(f"--peak-size must be positive, got {args.peak_size}")
     if args.precision is None:
         args.precision = ["fp32", "bf16"] if args.device.startswith("cuda") else ["fp32"]
     args.precision = list(dict.fromkeys(args.precision))
@@ -422,8 +439,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # The peak is a capability: re-measure it before every model and keep the best, so a moment
     # of load from other jobs does not lower it (which would inflate every fraction).
+    peak_size = args.peak_size or default_peak_size(device)
+
     def peaks_now() -> dict[str, float]:
-        return {p: measure_matmul_peak(device, dtype=PEAK_DTYPE[p]) for p in args.precision}
+        return {
+            p: measure_matmul_peak(device, dtype=PEAK_DTYPE[p], n=peak_size) for p in args.precision
+        }
 
     peaks = [peaks_now()]
     raw: list[tuple[Result, dict[str, float]]] = []
@@ -438,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     results = [with_fractions(r, best[r.precision], local[r.precision]) for r, local in raw]
     amp = resolve_precision(device, "auto")
     print(
-        f"matmul peaks {peak_text(best)} (best of {len(peaks)} measurements each), "
+        f"matmul peaks {peak_text(best)} (best of {len(peaks)} measurements each, "
+        f"{peak_size} x {peak_size}), "
         f"{torch.get_num_threads()} threads, load average before {load_before[0]:.2f}, "
         f"after {os.getloadavg()[0]:.2f}, malloc reuses freed memory: {reused}\n"
         f"amp auto on {device}: {amp.name} ({amp.reason})\n"
@@ -456,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
                 "cpu_bf16_units": cpu_bf16_units(),
                 "amp_auto": {"precision": amp.name, "reason": amp.reason},
                 "matmul_peak_gflops": {p: v / 1e9 for p, v in best.items()},
+                "matmul_peak_size": peak_size,
                 "matmul_peak_measurements_gflops": [
                     {p: v / 1e9 for p, v in m.items()} for m in peaks
                 ],

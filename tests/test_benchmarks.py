@@ -20,13 +20,15 @@ def test_train_throughput_reports_minutes_per_paper_epoch(tmp_path: Path) -> Non
         str(ROOT / "benchmarks" / "train_throughput.py"),
         *("--sizes", "192", "32", "--models", "segnet-dmr", "--width", "2", "--batch", "2"),
         *("--steps", "1", "--warmup", "0", "--threads", "1", "--precision", "fp32", "bf16"),
-        *("--out", str(out)),
+        *("--peak-size", "256", "--out", str(out)),  # a 2048 peak takes ~20 s in emulated bf16
     ]
     run = subprocess.run(command, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     report = json.loads(out.read_text())
     assert report["reuse_freed_memory"] is (platform.libc_ver()[0] == "glibc")
     assert report["amp_auto"]["precision"] in ("fp32", "bf16")
+    assert report["matmul_peak_size"] == 256
+    assert "(best of 4 measurements each, 256 x 256)" in run.stdout
     records = report["records"]
     # The JSON contract: one record per (model, size, precision) with at least these keys.
     assert [(r["model"], r["size"], r["precision"]) for r in records] == [
