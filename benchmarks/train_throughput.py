@@ -148,13 +148,9 @@ def default_peak_size(device: torch.device) -> int:
 
 
 def measure_matmul_peak(
-    device: torch.device,
-    repeats: int = 5,
-    dtype: torch.dtype = torch.float32,
-    n: int | None = None,
+    device: torch.device, n: int, repeats: int = 5, dtype: torch.dtype = torch.float32
 ) -> float:
     """Best ``torch.mm`` FLOP/s in ``dtype`` over ``repeats`` runs of an ``n`` x ``n`` product."""
-    n = n or default_peak_size(device)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(2):
@@ -443,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def peaks_now() -> dict[str, float]:
         return {
-            p: measure_matmul_peak(device, dtype=PEAK_DTYPE[p], n=peak_size) for p in args.precision
+            p: measure_matmul_peak(device, peak_size, dtype=PEAK_DTYPE[p]) for p in args.precision
         }
 
     peaks = [peaks_now()]
