@@ -161,6 +161,7 @@ def test_resume_with_a_different_config_names_the_fields(folders, tmp_path):
         ({"lr_decay": 1.5}, r"--lr-decay must be in \(0, 1\], got 1\.5"),
         ({"epochs": 0}, r"--epochs must be at least 1, got 0"),
         ({"batch_size": 0}, r"--batch-size must be at least 1"),
+        ({"bn_stats_slices": -1}, r"--bn-stats-slices must be >= 0, got -1"),
     ],
 )
 def test_bad_training_settings_are_named_before_anything_is_written(
@@ -244,3 +245,34 @@ def test_checkpoints_from_before_amp_auto_still_resume(folders, tmp_path, monkey
     torch.save(state, last)
     train(dataclasses.replace(cfg, epochs=2))
     assert pd.read_csv(cfg.output / "history.csv")["precision"].tolist() == ["fp32", "fp32"]
+
+
+def _without_bn_statistics(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    statistics = ("running_mean", "running_var", "num_batches_tracked")
+    return {k: v for k, v in state.items() if not k.endswith(statistics)}
+
+
+def test_recomputed_batchnorm_statistics_change_validation_not_training(folders, tmp_path):
+    """bn_stats_slices changes what eval mode sees (validation, the saved statistics) and
+    nothing a training step computes: the same weights, losses and learned sigmas."""
+    kept = config(folders, tmp_path / "kept", epochs=2)
+    refreshed = config(folders, tmp_path / "refreshed", epochs=2, bn_stats_slices=12)
+    train(kept)
+    train(refreshed)
+    history_kept = pd.read_csv(kept.output / "history.csv")
+    history_refreshed = pd.read_csv(refreshed.output / "history.csv")
+    training_columns = ["train_loss", "train_ce", "train_mad", "train_dice_loss", "sigma_ce"]
+    pd.testing.assert_frame_equal(
+        history_kept[training_columns], history_refreshed[training_columns]
+    )
+    assert not history_kept["val_mad"].equals(history_refreshed["val_mad"])
+    last_kept = load(kept.ckpt_dir / "last.pt")
+    last_refreshed = load(refreshed.ckpt_dir / "last.pt")
+    torch.testing.assert_close(
+        _without_bn_statistics(last_kept["model"]),
+        _without_bn_statistics(last_refreshed["model"]),
+        rtol=0,
+        atol=0,
+    )
+    name = "segmentation.encoder.level1.0.1.running_mean"
+    assert not torch.equal(last_kept["model"][name], last_refreshed["model"][name])

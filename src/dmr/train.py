@@ -29,6 +29,7 @@ from torch import nn
 from tqdm import tqdm
 
 from dmr.batches import Batch, BatchFeeder, build_feeders
+from dmr.batchnorm import refresh_batchnorm_statistics
 from dmr.checkpoint import load_checkpoint, save_checkpoint
 from dmr.data import SliceDataset, build_datasets, epoch_seed, iterate_batches
 from dmr.errors import DmrError
@@ -100,6 +101,9 @@ class TrainConfig:
     data_on_device: str | bool = "auto"
     #: Share of the available (device or host) memory the slice arrays may take.
     data_memory_fraction: float = DEFAULT_MEMORY_FRACTION
+    #: Training slices over which BatchNorm statistics are recomputed before each validation
+    #: (``dmr.batchnorm``); 0 keeps PyTorch's running averages.
+    bn_stats_slices: int = 0
 
     def __post_init__(self) -> None:
         # Checked here, before any data is read: torch rejects a bad lr only when it builds the
@@ -109,6 +113,8 @@ class TrainConfig:
                 raise DmrError(
                     f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}"
                 )
+        if self.bn_stats_slices < 0:
+            raise DmrError(f"--bn-stats-slices must be >= 0, got {self.bn_stats_slices}")
         if not self.lr > 0:
             raise DmrError(f"--lr must be positive, got {self.lr}")
         if not 0 < self.lr_decay <= 1:
@@ -526,6 +532,13 @@ def train(cfg: TrainConfig) -> None:
             amp_dtype=amp_dtype,
             scaler=scaler,
             description=f"epoch {epoch + 1}/{cfg.epochs}",
+        )
+        refresh_batchnorm_statistics(
+            model,
+            _batches(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch),
+            max_slices=cfg.bn_stats_slices,
+            device=device,
+            amp_dtype=amp_dtype,
         )
         row |= evaluate(model, loss_fn, val_data, cfg.batch_size, device, amp_dtype)
         scheduler.step()

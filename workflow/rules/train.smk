@@ -37,6 +37,7 @@ rule train:
         batch=lambda w: train_cfg(w)["batch_size"],
         lr=lambda w: train_cfg(w)["lr"],
         decay=lambda w: train_cfg(w)["lr_decay"],
+        bn_slices=lambda w: train_cfg(w)["bn_stats_slices"],
         seed=lambda w: train_cfg(w)["seed"],
         device=lambda w: train_cfg(w)["device"],
         amp=lambda w: switch(train_cfg(w)["amp"]),
@@ -58,6 +59,7 @@ rule train:
         "--model-name {wildcards.model} --loss {params.loss} --weighting {params.weighting} "
         "--threshold {params.threshold} --width {params.width} --epochs {params.epochs} "
         "--batch-size {params.batch} --lr {params.lr} --lr-decay {params.decay} "
+        "--bn-stats-slices {params.bn_slices} "
         "--seed {params.seed} --device {params.device} --threads {threads} --amp {params.amp} "
         "--data-on-device {params.data} --data-memory-fraction {params.data_fraction} "
         "{params.recompute} {params.reuse} "

@@ -38,6 +38,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=15)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--lr-decay", type=float, default=0.99, help="per-epoch lr factor")
+    p.add_argument(
+        "--bn-stats-slices",
+        type=int,
+        default=0,
+        help="before each validation, recompute BatchNorm statistics from the current weights "
+        "over this many training slices; 0 keeps PyTorch's running averages (%(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (%(default)s)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch (%(default)s)")
@@ -90,6 +97,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         lr_decay=args.lr_decay,
+        bn_stats_slices=args.bn_stats_slices,
         seed=args.seed,
         device=args.device,
         threads=args.threads,
