@@ -102,8 +102,8 @@ def test_memory_switches_reach_training_and_inference_jobs(reuse: bool, tmp_path
     assert all(recompute_flag in c.split() for c in jobs if c.startswith("dmr train "))
 
 
-def _train_epochs(run: subprocess.CompletedProcess[str]) -> dict[tuple[str, str], str]:
-    """(dataset, model) -> --epochs of every `dmr train` job a `-n -p` run printed."""
+def _train_option(run: subprocess.CompletedProcess[str], option: str) -> dict[tuple[str, str], str]:
+    """(dataset, model) -> the value of ``option`` in every `dmr train` job `-n -p` printed."""
     commands = [
         line.partition("Shell command: ")[2].split()
         for line in (run.stdout + run.stderr).splitlines()
@@ -112,21 +112,24 @@ def _train_epochs(run: subprocess.CompletedProcess[str]) -> dict[tuple[str, str]
         (
             words[words.index("--preprocessed") + 1].split("/")[1],
             words[words.index("--model-name") + 1],
-        ): words[words.index("--epochs") + 1]
+        ): words[words.index(option) + 1]
         for words in commands
         if words[:2] == ["dmr", "train"]
     }
 
 
 def test_paper_config_trains_every_network_as_long(tmp_path: Path) -> None:
-    """config/paper.yaml is laid over config/config.yaml, whose SegNet trains longer: the
-    paper's grid must still train every network 100 (ACDC) / 30 (LVSC) epochs."""
+    """config/paper.yaml is laid over config/config.yaml, whose SegNet trains longer and whose
+    BatchNorm statistics are recomputed: the paper's grid must still train every network 100
+    (ACDC) / 30 (LVSC) epochs with the paper's lr decay and PyTorch's running averages."""
     run = _snakemake("-n", "-p", "--configfile", str(ROOT / "config" / "paper.yaml"), cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    epochs = _train_epochs(run)
+    epochs = _train_option(run, "--epochs")
     assert any(model.startswith("segnet-") for _, model in epochs)
     assert {e for (dataset, _), e in epochs.items() if dataset == "acdc"} == {"100"}
     assert {e for (dataset, _), e in epochs.items() if dataset == "lvsc"} == {"30"}
+    assert set(_train_option(run, "--lr-decay").values()) == {"0.99"}
+    assert set(_train_option(run, "--bn-stats-slices").values()) == {"0"}
 
 
 def test_arch_overrides_set_the_epochs_of_both_versions_of_one_architecture(
@@ -143,7 +146,7 @@ def test_arch_overrides_set_the_epochs_of_both_versions_of_one_architecture(
     configfile.write_text(yaml.safe_dump(config))
     run = _snakemake("-n", "-p", "--configfile", str(configfile), cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    epochs = _train_epochs(run)
+    epochs = _train_option(run, "--epochs")
     assert epochs[(acdc, "segnet-base")] == epochs[(acdc, "segnet-dmr")] == "7"
     assert epochs[(acdc, "unet-base")] == epochs[(acdc, "unet-dmr")] == "3"
     assert {epochs[(other, m)] for m in config["models"]} == {"2"}
