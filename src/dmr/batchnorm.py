@@ -23,10 +23,6 @@ from torch import nn
 from torch.optim.swa_utils import update_bn
 
 
-def has_batchnorm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-
-
 def refresh_batchnorm_statistics(
     model: nn.Module,
     batches: Iterable[tuple[torch.Tensor, ...]],
@@ -38,12 +34,12 @@ def refresh_batchnorm_statistics(
     """Replace every BatchNorm's running mean/var by the average over the first batches of
     ``batches`` (at least ``max_slices`` slices), computed with the current weights.
 
-    Uses ``torch.optim.swa_utils.update_bn`` (reset, cumulative average, momentum restored).
-    Runs under the training's autocast so the statistics match what eval mode will see. Returns
-    the number of slices used (0 when ``max_slices`` is 0 or the model has no BatchNorm, in which
-    case nothing changes).
+    Uses ``torch.optim.swa_utils.update_bn`` (no-grad; reset, cumulative average, momentum
+    restored; it returns before reading a batch when the model has no BatchNorm). Runs under the
+    training's autocast so the statistics match what eval mode will see. Returns the number of
+    slices used (0 when ``max_slices`` is 0 or the model has no BatchNorm: nothing changes).
     """
-    if max_slices <= 0 or not has_batchnorm(model):
+    if max_slices <= 0:
         return 0
     used = 0
 
@@ -58,6 +54,6 @@ def refresh_batchnorm_statistics(
     autocast = (
         torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
     )
-    with torch.no_grad(), autocast:
+    with autocast:
         update_bn(images(), model)
     return used
