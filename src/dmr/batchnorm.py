@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import update_bn
 
+from dmr.models import network_input
+
 
 def refresh_batchnorm_statistics(
     model: nn.Module,
@@ -47,7 +49,7 @@ def refresh_batchnorm_statistics(
         nonlocal used
         for batch in batches:
             used += len(batch[0])
-            yield batch[0].to(device).contiguous(memory_format=torch.channels_last)
+            yield network_input(batch[0], device)
             if used >= max_slices:  # stop before reading the next batch
                 return
 

@@ -29,7 +29,7 @@ from dmr.checkpoint import load_checkpoint
 from dmr.errors import DatasetError, InputError
 from dmr.folds import read_folds
 from dmr.io import atomic_dir, write_csv, write_image
-from dmr.models import ModelConfig, build_model_from_config
+from dmr.models import ModelConfig, build_model_from_config, network_input
 from dmr.postprocess import largest_component_per_label, majority_vote
 from dmr.precision import FP32, Precision, resolve_precision
 from dmr.preprocess import PreprocessParams, SliceGeometry, preprocess_volume, restore_labels
@@ -164,7 +164,7 @@ def forward_volume(
     outputs = []
     for start in range(0, len(slices), batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(slices[start : start + batch_size]))
-        batch = batch[:, None].to(device).contiguous(memory_format=torch.channels_last)
+        batch = network_input(batch[:, None], device)
         with autocast if autocast is not None else nullcontext():
             logits = network(batch)
         if isinstance(logits, tuple):  # the regularized network also returns distance maps

@@ -35,7 +35,7 @@ from dmr.data import SliceDataset, build_datasets, epoch_seed, iterate_batches
 from dmr.errors import DmrError
 from dmr.io import write_csv
 from dmr.losses import build_loss
-from dmr.models import build_model, enable_activation_checkpointing
+from dmr.models import build_model, enable_activation_checkpointing, network_input
 from dmr.precision import Precision, legacy_precision, parse_amp, resolve_precision
 from dmr.residency import DEFAULT_MEMORY_FRACTION
 from dmr.switch import parse_switch
@@ -184,7 +184,7 @@ def _split_outputs(outputs: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
 def _to_device(batch: Batch, device: torch.device) -> Batch:
     """The batch on ``device`` (a no-op for batches a ``BatchFeeder`` already put there)."""
     images, labels, dists = batch
-    images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+    images = network_input(images, device)
     labels = labels.to(device, non_blocking=True)
     return images, labels, dists.to(device, non_blocking=True) if dists is not None else None
 
