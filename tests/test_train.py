@@ -11,7 +11,7 @@ import torch
 from test_data import make_preprocessed
 
 import dmr.precision
-import dmr.train
+import dmr.train.loop
 from dmr.cli import main
 from dmr.errors import DmrError
 from dmr.models import build_model, count_parameters
@@ -117,19 +117,19 @@ def test_resume_after_a_kill_gives_identical_weights(folders, tmp_path, monkeypa
 
     # Kill during the third epoch: only last.pt of epoch 2 survives.
     resumed = config(folders, tmp_path / "resumed", augmented=None)
-    real_epoch = dmr.train.train_one_epoch
+    real_epoch = dmr.train.loop.train_one_epoch
 
     def dying_epoch(*args, **kwargs):
         if kwargs["epoch"] == 2:
             raise KeyboardInterrupt("killed")
         return real_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(dmr.train, "train_one_epoch", dying_epoch)
+    monkeypatch.setattr(dmr.train.loop, "train_one_epoch", dying_epoch)
     with pytest.raises(KeyboardInterrupt):
         train(resumed)
     assert load(resumed.ckpt_dir / "last.pt")["epoch"] == 2
     assert not (resumed.output / "model.pt").exists()
-    monkeypatch.setattr(dmr.train, "train_one_epoch", real_epoch)
+    monkeypatch.setattr(dmr.train.loop, "train_one_epoch", real_epoch)
     train(resumed)
     _assert_same_run(expected, _final_state(resumed))
 
