@@ -7,6 +7,16 @@ from torch import Tensor, nn
 from dmr.models.blocks import EncoderFeatures, TwoConvBlock, UpLevel
 
 
+def _through_levels(decoder: nn.Module, encoded: EncoderFeatures) -> Tensor:
+    """Bottleneck to full resolution through ``decoder.level4`` ... ``level1``, each reading the
+    encoder's features and pooling indices of its own resolution: the walk both decoders share."""
+    indices1, indices2, indices3, indices4 = encoded.pool_indices
+    decoded4 = decoder.level4(encoded.bottleneck, encoded.level4, indices4)
+    decoded3 = decoder.level3(decoded4, encoded.level3, indices3)
+    decoded2 = decoder.level2(decoded3, encoded.level2, indices2)
+    return decoder.level1(decoded2, encoded.level1, indices1)
+
+
 class SegmentationDecoder(nn.Module):
     """Mirror of the encoder ending in per-pixel class logits.
 
@@ -41,12 +51,7 @@ class SegmentationDecoder(nn.Module):
         self.classifier = nn.Conv2d(c1, num_classes, kernel_size=1)
 
     def forward(self, encoded: EncoderFeatures) -> Tensor:
-        indices1, indices2, indices3, indices4 = encoded.pool_indices
-        decoded4 = self.level4(encoded.bottleneck, encoded.level4, indices4)
-        decoded3 = self.level3(decoded4, encoded.level3, indices3)
-        decoded2 = self.level2(decoded3, encoded.level2, indices2)
-        decoded1 = self.level1(decoded2, encoded.level1, indices1)
-        logits = self.classifier(self.refine(decoded1))
+        logits = self.classifier(self.refine(_through_levels(self, encoded)))
         return logits
 
 
@@ -75,10 +80,5 @@ class DistanceMapDecoder(nn.Module):
         self.regressor = nn.Conv2d(c1, num_maps, kernel_size=1)
 
     def forward(self, encoded: EncoderFeatures) -> Tensor:
-        indices1, indices2, indices3, indices4 = encoded.pool_indices
-        decoded4 = self.level4(encoded.bottleneck, encoded.level4, indices4)
-        decoded3 = self.level3(decoded4, encoded.level3, indices3)
-        decoded2 = self.level2(decoded3, encoded.level2, indices2)
-        decoded1 = self.level1(decoded2, encoded.level1, indices1)
-        distance_maps = self.regressor(decoded1)
+        distance_maps = self.regressor(_through_levels(self, encoded))
         return distance_maps
