@@ -5,7 +5,6 @@ Every case folder of the splits: its ``Info.cfg``, cine, frame images and refere
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,6 @@ from dmr.datasets.checks.report import Checker, phase_record
 from dmr.errors import DatasetError
 from dmr.geometry import geometry_mismatch
 from dmr.labels import LABEL_VALUES
-
-log = logging.getLogger(__name__)
 
 
 def _check_acdc_label(checker: Checker, path: Path, image: sitk.Image | None) -> list[int] | None:
@@ -110,13 +107,7 @@ def check_acdc(checker: Checker, root: Path) -> None:
         checker.problem(
             f"{root / 'training'}: ACDC training folder missing. " + acdc.missing_root_message(root)
         )
-    seen: dict[str, Path] = {}
     for folder in split_dirs:
         for case_dir in acdc.list_case_dirs(folder):
-            if case_dir.name in seen:
-                checker.problem(
-                    f"{case_dir}: duplicate case id {case_dir.name} (also {seen[case_dir.name]})"
-                )
-            seen.setdefault(case_dir.name, case_dir)
-            log.debug("checking %s", case_dir)
+            checker.visit_case(case_dir)
             _check_acdc_case(checker, case_dir, folder.name)

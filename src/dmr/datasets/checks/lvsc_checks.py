@@ -6,7 +6,6 @@ every mask reads.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,6 @@ from dmr.datasets.checks.report import Checker, phase_record
 from dmr.datasets.lvsc import CONSENSUS_FOLDER
 from dmr.errors import DatasetError
 from dmr.labels import LV_MYOCARDIUM
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,15 +118,9 @@ def check_lvsc(checker: Checker, root: Path) -> None:
     # Consensus masks of the validation split kept under the root (the phantoms' layout) are
     # checked with their studies; a consensus folder elsewhere is checked when it is read.
     consensus = root / CONSENSUS_FOLDER
-    seen: dict[str, Path] = {}
     for folder, split in folders:
         for study_dir in lvsc.list_study_dirs(folder):
-            if study_dir.name in seen:
-                checker.problem(
-                    f"{study_dir}: duplicate case id {study_dir.name} (also {seen[study_dir.name]})"
-                )
-            seen.setdefault(study_dir.name, study_dir)
-            log.debug("checking %s", study_dir)
+            checker.visit_case(study_dir)
             mask_dir = (
                 consensus / study_dir.name if split == "validation" and consensus.is_dir() else None
             )

@@ -90,10 +90,19 @@ class Checker:
 
     def __init__(self, report: CheckReport) -> None:
         self.report = report
+        self._case_folders: dict[str, Path] = {}
 
     def problem(self, message: str) -> None:
         log.debug("problem: %s", message)
         self.report.problems.append(message)
+
+    def visit_case(self, case_dir: Path) -> None:
+        """Note that ``case_dir`` is being checked; its id met in another split is a problem,
+        since the folds and the result files key cases by id alone."""
+        first = self._case_folders.setdefault(case_dir.name, case_dir)
+        if first != case_dir:
+            self.problem(f"{case_dir}: duplicate case id {case_dir.name} (also {first})")
+        log.debug("checking %s", case_dir)
 
     def hash_file(self, path: Path) -> bool:
         """Record ``path``'s sha256 in the manifest; a problem (and False) when unreadable."""
