@@ -58,7 +58,7 @@ if device.type == "cuda":
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name(device)}, capability "
           f"{torch.cuda.get_device_capability(device)}, {free / 2**30:.0f} of "
           f"{total / 2**30:.0f} GiB free")
-from dmr.precision import resolve_precision
+from dmr.train.precision import resolve_precision
 p = resolve_precision(device, "auto")
 print(f"amp auto on {device}: {p.name} ({p.reason})")
 EOF

@@ -3,15 +3,15 @@
 A synthetic preprocessed folder in the documented format (``--slices`` slices at ``--size`` px,
 float32 images, uint8 labels, float16 distance maps with ``--classes - 1`` channels; written
 once under ``benchmarks/out/data_throughput/`` and then in the page cache) is opened with
-``dmr.data.build_datasets`` and fed through ``dmr.batches.build_feeders``, the code ``dmr
-train`` runs: the same memory decision (``--data-on-device``, ``--data-memory-fraction``),
-the same batches (batch 15, shuffled by ``dmr.data.batch_order``), delivered on ``--device``
+``dmr.train.data.build_datasets`` and fed through ``dmr.train.batches.build_feeders``, the code
+``dmr train`` runs: the same memory decision (``--data-on-device``, ``--data-memory-fraction``),
+the same batches (batch 15, shuffled by ``dmr.train.data.batch_order``), delivered on ``--device``
 as the network takes them (float32 images, int64 labels, float32 distance maps truncated at
 T). Nothing consumes the batches, so the figure is the data path's ceiling; on CUDA the device
 is synchronised before the clock is read.
 
 For comparison it also times the synchronous per-batch file reads ``dmr train`` used before
-(``dmr.data.iterate_batches``), and, with ``--all-modes``, every other residency that can run
+(``dmr.train.data.iterate_batches``), and, with ``--all-modes``, every other residency that can run
 here. Distance maps are gathered as for DMR models unless ``--base`` (base models never read
 them).
 
@@ -35,12 +35,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dmr.allocator import reuse_freed_memory
-from dmr.batches import BatchFeeder, build_feeders
-from dmr.data import build_datasets, iterate_batches
 from dmr.io import write_json
-from dmr.npy import NpyRowWriter
-from dmr.residency import DEFAULT_MEMORY_FRACTION
+from dmr.preprocess.npy import NpyRowWriter
+from dmr.train.allocator import reuse_freed_memory
+from dmr.train.batches import BatchFeeder, build_feeders
+from dmr.train.data import build_datasets, iterate_batches
+from dmr.train.residency import DEFAULT_MEMORY_FRACTION
 
 LOG = logging.getLogger("data_throughput")
 DEFAULT_WORK = Path(__file__).resolve().parent / "out" / "data_throughput"

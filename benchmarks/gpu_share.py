@@ -25,9 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_throughput import AUTOCAST, MODEL_NAMES, NUM_CLASSES, make_train_step
 
-from dmr.allocator import reuse_freed_memory
 from dmr.io import write_json
 from dmr.models import build_model
+from dmr.train.allocator import reuse_freed_memory
 
 LOG = logging.getLogger("gpu_share")
 

@@ -7,16 +7,17 @@ machine may be shared), whose "Maximum resident set size" is the number checked 
 target (4 GiB by default).
 
 The ``epoch`` stage runs a child mode of this script that builds fold 0's datasets (K = 5) with
-``dmr.data.build_datasets`` and does one epoch of the real data path: every training batch
+``dmr.train.data.build_datasets`` and does one epoch of the real data path: every training batch
 (original + augmented slices of the training cases, batch 15, distance maps truncated at
-T = 250) is read through ``dmr.data.iterate_batches``, and the first ``--train-steps`` of them
+T = 250) is read through ``dmr.train.data.iterate_batches``, and the first ``--train-steps`` of them
 also go through real DMR-U-Net training steps (``dmr.train.train_step``: width 32, RMSprop,
 learned task weights); then the validation set is read the same way, with a no-grad loss pass
 (``dmr.train.evaluate``) on its first ``--val-steps`` batches. A complete epoch of compute at
 256 px takes hours on a small CPU; ``--train-steps all`` runs exactly ``train_one_epoch`` and
 ``evaluate`` over the whole fold (GPU or many cores). The child also records its VmRSS/VmHWM at
 checkpoints, which says which phase set the peak. Like ``dmr train``, the child lets glibc's
-malloc reuse freed tensor memory (``dmr.allocator``) unless ``--no-reuse-freed-memory`` is given.
+malloc reuse freed tensor memory (``dmr.train.allocator``) unless ``--no-reuse-freed-memory`` is
+given.
 
 Run on demand (never in the test suite), e.g.::
 
@@ -334,9 +335,6 @@ def run_epoch_child(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from dmr.allocator import reuse_freed_memory
-    from dmr.data import SliceDataset, build_datasets, iterate_batches, read_fold
-    from dmr.losses import build_loss
     from dmr.models import build_model, enable_activation_checkpointing
     from dmr.train import (
         build_optimizer,
@@ -346,6 +344,9 @@ def run_epoch_child(args: argparse.Namespace) -> int:
         train_one_epoch,
         train_step,
     )
+    from dmr.train.allocator import reuse_freed_memory
+    from dmr.train.data import SliceDataset, build_datasets, iterate_batches, read_fold
+    from dmr.train.losses import build_loss
 
     (name,) = args.datasets
     work: Path = args.work

@@ -15,7 +15,7 @@ At the paper's image sizes (256 px ACDC, 192 px LVSC) it also turns images/s int
 training epoch of the paper's setting and prints them beside the paper's Table I (Titan Xp).
 
 Like ``dmr train``, it first lets glibc's malloc reuse freed tensor memory
-(``dmr.allocator``); ``--no-reuse-freed-memory`` measures with glibc's defaults instead.
+(``dmr.train.allocator``); ``--no-reuse-freed-memory`` measures with glibc's defaults instead.
 
 Times are the best of the timed steps (the median is reported beside it): on a CPU shared with
 other jobs the best step is what the code achieves, and the peak is likewise the best of several
@@ -45,12 +45,12 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from dmr.allocator import reuse_freed_memory
 from dmr.io import write_json
-from dmr.losses import build_loss
 from dmr.models import ARCHITECTURES, build_model, count_parameters
-from dmr.precision import cpu_bf16_units, resolve_precision
 from dmr.train import build_optimizer, device_label
+from dmr.train.allocator import reuse_freed_memory
+from dmr.train.losses import build_loss
+from dmr.train.precision import cpu_bf16_units, resolve_precision
 
 LOG = logging.getLogger("train_throughput")
 MODEL_NAMES = tuple(f"{arch}-{variant}" for variant in ("base", "dmr") for arch in ARCHITECTURES)

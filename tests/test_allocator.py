@@ -1,5 +1,5 @@
-"""dmr.allocator: with reuse on, a freed tensor's memory serves the next allocation without the
-kernel mapping (and zeroing) fresh pages -- the mechanism behind the CPU training speed-up."""
+"""dmr.train.allocator: with reuse on, a freed tensor's memory serves the next allocation without
+the kernel mapping (and zeroing) fresh pages -- the mechanism behind the CPU training speed-up."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dmr.allocator import reuse_freed_memory
+from dmr.train.allocator import reuse_freed_memory
 
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="needs glibc")
 
@@ -22,7 +22,7 @@ PROBE = textwrap.dedent(
     """
     import resource, sys
     import torch
-    from dmr.allocator import reuse_freed_memory
+    from dmr.train.allocator import reuse_freed_memory
 
     applied = reuse_freed_memory() if sys.argv[1] == "reuse" else False
     torch.ones(64 << 20, dtype=torch.uint8)
@@ -55,8 +55,8 @@ TRAIN_STEPS = textwrap.dedent(
     """
     import hashlib, sys
     import torch
-    from dmr.allocator import reuse_freed_memory
-    from dmr.losses import build_loss
+    from dmr.train.allocator import reuse_freed_memory
+    from dmr.train.losses import build_loss
     from dmr.models import build_model
 
     if sys.argv[1] == "reuse":

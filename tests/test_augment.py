@@ -11,8 +11,8 @@ import pytest
 import SimpleITK as sitk
 from numpy.lib.format import open_memmap
 
-from dmr.augment import augment_dataset, augment_slice, random_similarity
-from dmr.distance import class_distance_maps
+from dmr.preprocess.augment import augment_dataset, augment_slice, random_similarity
+from dmr.preprocess.distance import class_distance_maps
 
 SIZE = 32
 

@@ -12,12 +12,12 @@ import pytest
 import torch
 from test_data import make_preprocessed
 
-import dmr.residency
-from dmr.batches import BatchFeeder, SliceArrays, build_feeders, finish, prefetch
+import dmr.train.residency
 from dmr.cli.train import DEFAULT_MEMORY_FRACTION as CLI_DEFAULT_FRACTION
-from dmr.data import build_datasets, iterate_batches
 from dmr.errors import DmrError
-from dmr.residency import (
+from dmr.train.batches import BatchFeeder, SliceArrays, build_feeders, finish, prefetch
+from dmr.train.data import build_datasets, iterate_batches
+from dmr.train.residency import (
     DEFAULT_MEMORY_FRACTION,
     GIB,
     available_host_memory,
@@ -160,8 +160,10 @@ def test_available_memory_is_measured_and_logged_with_the_choice(folders, monkey
     assert available > 0 and source
     train_ds, val_ds = datasets(folders, 5.0)
     needed = (len(train_ds) + len(val_ds)) * bytes_per_slice(train_ds, distances=True)
-    monkeypatch.setattr(dmr.residency, "available_host_memory", lambda: (needed, "MemAvailable"))
-    with caplog.at_level("INFO", logger="dmr.batches"):
+    monkeypatch.setattr(
+        dmr.train.residency, "available_host_memory", lambda: (needed, "MemAvailable")
+    )
+    with caplog.at_level("INFO", logger="dmr.train.batches"):
         (train_feeder, val_feeder), residency = build_feeders(
             [train_ds, val_ds], CPU, distances=True, fraction=0.5
         )

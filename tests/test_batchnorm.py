@@ -1,11 +1,11 @@
-"""BatchNorm statistics recomputed from the current weights (dmr.batchnorm)."""
+"""BatchNorm statistics recomputed from the current weights (dmr.train.batchnorm)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from dmr.batchnorm import refresh_batchnorm_statistics
+from dmr.train.batchnorm import refresh_batchnorm_statistics
 
 CPU = torch.device("cpu")
 

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from dmr.clinical import clinical_indices, ejection_fraction
+from dmr.evaluation.clinical import clinical_indices, ejection_fraction
 
 
 def _volumes(rows: list[tuple[str, str, str, float, float]]) -> pd.DataFrame:

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from dmr.data import batch_order, build_datasets, iterate_batches
-from dmr.distance import truncated_signed_distance
 from dmr.errors import DatasetError
+from dmr.preprocess.distance import truncated_signed_distance
+from dmr.train.data import batch_order, build_datasets, iterate_batches
 
 SIZE = 32
 SLICES_PER_CASE = 4  # slice 0 has no foreground (an "apical" slice)

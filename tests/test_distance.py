@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dmr.distance import class_distance_maps, truncated_signed_distance
+from dmr.preprocess.distance import class_distance_maps, truncated_signed_distance
 
 
 def _brute_force_signed_distance(mask: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import yaml
 
 from dmr.cli import main
 from dmr.datasets.checks import check_dataset
-from dmr.download import MANIFEST, download_dataset
+from dmr.datasets.download import MANIFEST, download_dataset
 from dmr.errors import DatasetError
 
 ROOT = Path(__file__).resolve().parents[1]

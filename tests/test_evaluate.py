@@ -11,7 +11,7 @@ import SimpleITK as sitk
 
 from dmr import cli
 from dmr.errors import DatasetError, InputError
-from dmr.evaluate import evaluate_cross_validation, evaluate_folders, parse_model_name
+from dmr.evaluation.evaluate import evaluate_cross_validation, evaluate_folders, parse_model_name
 
 SPACING_XYZ = (1.5, 1.25, 8.0)
 

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
-from dmr.checkpoint import save_checkpoint
-from dmr.distance import class_distance_maps
 from dmr.errors import InputError
 from dmr.figures import network, training, weights
 from dmr.figures.io import figure_paths
 from dmr.models import build_model
 from dmr.preprocess import preprocess_dataset
+from dmr.preprocess.distance import class_distance_maps
+from dmr.train.checkpoint import save_checkpoint
 
 WIDTH = 2
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dmr.errors import DatasetError
-from dmr.folds import make_folds, read_folds
+from dmr.preprocess.folds import make_folds, read_folds
 
 
 def _cases(n_per_group: int = 20, groups: tuple[str, ...] = ("NOR", "MINF", "DCM", "HCM", "RV")):

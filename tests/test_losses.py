@@ -1,4 +1,4 @@
-"""dmr.losses: values on hand-computed examples, learned weights, input checks."""
+"""dmr.train.losses: values on hand-computed examples, learned weights, input checks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dmr.losses import build_loss
+from dmr.train.losses import build_loss
 
 torch.set_num_threads(1)
 

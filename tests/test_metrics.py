@@ -9,7 +9,7 @@ import pytest
 from medpy.metric import binary as medpy_binary
 from scipy import ndimage
 
-from dmr import metrics
+from dmr.evaluation import metrics
 
 
 def _sphere(shape: tuple[int, ...], centre: tuple[float, ...], radius: float) -> np.ndarray:

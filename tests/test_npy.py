@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dmr.npy import NpyRowReader, NpyRowWriter, concatenate_npy
+from dmr.preprocess.npy import NpyRowReader, NpyRowWriter, concatenate_npy
 
 
 def test_written_file_is_a_standard_npy_and_rows_read_back(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-from dmr.checkpoint import save_checkpoint
 from dmr.datasets import read_dataset
+from dmr.inference.predict import Predictor, load_models
 from dmr.models import build_model
-from dmr.orientation import Grid, canonical_grid, grid_of
-from dmr.predict import Predictor, load_models
+from dmr.preprocess.orientation import Grid, canonical_grid, grid_of
+from dmr.train.checkpoint import save_checkpoint
 
 
 def stored_differently(image: sitk.Image, transpose: bool, flips: tuple[bool, bool]) -> sitk.Image:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dmr.postprocess import largest_component_per_label, majority_vote
+from dmr.inference.postprocess import largest_component_per_label, majority_vote
 
 
 def test_far_blob_is_removed_and_other_structures_kept():

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import dmr.precision
+import dmr.train.precision
 from dmr.errors import DmrError
-from dmr.precision import cpu_bf16_units, cpu_flags, parse_amp, resolve_precision
+from dmr.train.precision import cpu_bf16_units, cpu_flags, parse_amp, resolve_precision
 
 CPU = torch.device("cpu")
 CUDA = torch.device("cuda:0")
@@ -19,7 +19,7 @@ CUDA = torch.device("cuda:0")
 def fake_cpuinfo(monkeypatch, tmp_path: Path, text: str) -> None:
     path = tmp_path / "cpuinfo"
     path.write_text(text)
-    monkeypatch.setattr(dmr.precision, "CPUINFO", path)
+    monkeypatch.setattr(dmr.train.precision, "CPUINFO", path)
 
 
 def test_cpu_flags_come_from_proc_cpuinfo(monkeypatch, tmp_path):
@@ -49,7 +49,7 @@ def test_cpu_flags_come_from_proc_cpuinfo(monkeypatch, tmp_path):
     ],
 )
 def test_cpu_precision(monkeypatch, units, amp, expected):
-    monkeypatch.setattr(dmr.precision, "cpu_bf16_units", lambda: units)
+    monkeypatch.setattr(dmr.train.precision, "cpu_bf16_units", lambda: units)
     precision = resolve_precision(CPU, amp)
     assert precision.name == expected
     assert precision.dtype == (torch.bfloat16 if expected == "bf16" else None)
@@ -67,9 +67,9 @@ def test_cpu_precision(monkeypatch, units, amp, expected):
     ],
 )
 def test_cuda_precision(monkeypatch, native_bf16, amp, expected, dtype):
-    monkeypatch.setattr(dmr.precision, "cuda_native_bf16", lambda device: native_bf16)
+    monkeypatch.setattr(dmr.train.precision, "cuda_native_bf16", lambda device: native_bf16)
     # CUDA's choice never looks at the CPU.
-    monkeypatch.setattr(dmr.precision, "cpu_bf16_units", lambda: pytest.fail("CPU probed"))
+    monkeypatch.setattr(dmr.train.precision, "cpu_bf16_units", lambda: pytest.fail("CPU probed"))
     precision = resolve_precision(CUDA, amp)
     assert (precision.name, precision.dtype) == (expected, dtype)
 

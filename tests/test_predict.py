@@ -13,14 +13,14 @@ import torch
 from test_data import make_preprocessed
 
 import dmr.datasets
-from dmr.checkpoint import save_checkpoint
 from dmr.cli import main
 from dmr.datasets import Case, Frame
 from dmr.errors import InputError
+from dmr.inference.predict import Predictor, load_models, predict_cross_validation
 from dmr.models import build_model
-from dmr.precision import resolve_precision
-from dmr.predict import Predictor, load_models, predict_cross_validation
 from dmr.train import TrainConfig, train
+from dmr.train.checkpoint import save_checkpoint
+from dmr.train.precision import resolve_precision
 
 PREPROCESS = {"spacing": 1.5, "size": 32, "clip_percentile": 99.0}
 # A rotated, anisotropic, shifted grid, so a lost geometry cannot go unnoticed.

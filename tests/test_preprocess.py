@@ -11,7 +11,6 @@ import pytest
 import SimpleITK as sitk
 
 from dmr.datasets.case import Case, Frame
-from dmr.distance import class_distance_maps
 from dmr.errors import DatasetError
 from dmr.preprocess import (
     PreprocessParams,
@@ -21,6 +20,7 @@ from dmr.preprocess import (
     preprocess_volume,
     restore_labels,
 )
+from dmr.preprocess.distance import class_distance_maps
 
 SPACING = (1.3, 1.7, 8.0)  # anisotropic in-plane, thick slices (ACDC-like)
 ANGLE = 0.4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dmr.regions import slice_regions
+from dmr.preprocess.regions import slice_regions
 
 
 def _tapering_volume(radii: list[int], size: int = 30) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dmr.roi import roi_box, roi_confusion, volume_roi_confusion
+from dmr.evaluation.roi import roi_box, roi_confusion, volume_roi_confusion
 
 
 def squares() -> tuple[np.ndarray, np.ndarray]:

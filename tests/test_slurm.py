@@ -28,7 +28,7 @@ import pytest
 import torch
 import yaml
 
-from dmr.checkpoint import load_checkpoint
+from dmr.train.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "tests" / "slurm"

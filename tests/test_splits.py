@@ -15,15 +15,15 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-from dmr.checkpoint import save_checkpoint
 from dmr.cli import main
 from dmr.datasets import read_dataset
 from dmr.errors import InputError
-from dmr.evaluate_split import evaluate_split, keep_structures, shared_structures
+from dmr.evaluation.evaluate_split import evaluate_split, keep_structures, shared_structures
+from dmr.inference.postprocess import majority_vote
+from dmr.inference.predict_split import predict_split
 from dmr.io import write_image
 from dmr.models import build_model
-from dmr.postprocess import majority_vote
-from dmr.predict_split import predict_split
+from dmr.train.checkpoint import save_checkpoint
 
 
 def random_models(root: Path, label_values: list[int], n_folds: int = 3) -> Path:
@@ -232,6 +232,7 @@ def test_scoring_does_not_import_torch() -> None:
     """Scoring (``dmr metrics``, ``metrics-split``, ``evaluate``) needs no network: a user scores
     predictions without torch, and each of the DAG's scoring jobs saves its ~1.5 s import."""
     code = (
-        "import sys, dmr.evaluate, dmr.evaluate_split, dmr.frames; sys.exit('torch' in sys.modules)"
+        "import sys, dmr.evaluation.evaluate, dmr.evaluation.evaluate_split, dmr.datasets.frames;"
+        " sys.exit('torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from dmr.stats import (
+from dmr.evaluation.stats import (
     agreement,
     bootstrap_ci,
     bootstrap_statistic_ci,

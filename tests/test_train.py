@@ -10,8 +10,8 @@ import pytest
 import torch
 from test_data import make_preprocessed
 
-import dmr.precision
 import dmr.train.loop
+import dmr.train.precision
 from dmr.cli import main
 from dmr.errors import DmrError
 from dmr.models import build_model, count_parameters
@@ -210,7 +210,7 @@ def test_base_model_history_has_nan_distance_columns(folders, tmp_path):
 def test_history_records_the_precision_amp_auto_chose(
     folders, tmp_path, monkeypatch, units, expected
 ):
-    monkeypatch.setattr(dmr.precision, "cpu_bf16_units", lambda: units)
+    monkeypatch.setattr(dmr.train.precision, "cpu_bf16_units", lambda: units)
     cfg = config(folders, tmp_path, amp="auto", epochs=1, loss="ce", model_name="unet-base")
     train(cfg)
     history = pd.read_csv(cfg.output / "history.csv")
@@ -231,7 +231,7 @@ def test_in_memory_and_streamed_data_train_identically(folders, tmp_path):
 def test_checkpoints_from_before_amp_auto_still_resume(folders, tmp_path, monkeypatch):
     """A last.pt written before the precision/data options (amp: true meant float32 on CPU)
     resumes under amp auto on a CPU without bf16 units."""
-    monkeypatch.setattr(dmr.precision, "cpu_bf16_units", lambda: [])
+    monkeypatch.setattr(dmr.train.precision, "cpu_bf16_units", lambda: [])
     cfg = config(folders, tmp_path, epochs=1, loss="ce", model_name="unet-base", amp="auto")
     train(cfg)
     last = cfg.ckpt_dir / "last.pt"

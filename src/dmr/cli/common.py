@@ -49,6 +49,6 @@ def add_reuse_freed_memory(p: argparse.ArgumentParser) -> None:
 
 def apply_reuse_freed_memory(args: argparse.Namespace) -> None:
     if args.reuse_freed_memory:
-        from dmr.allocator import reuse_freed_memory
+        from dmr.train.allocator import reuse_freed_memory
 
         reuse_freed_memory()

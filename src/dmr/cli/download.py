@@ -28,7 +28,7 @@ def _add_download(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
-    from dmr.download import download_dataset
+    from dmr.datasets.download import download_dataset
 
     manifest = download_dataset(
         args.format, args.url, args.output, sha256=args.sha256, progress=not args.no_progress

@@ -28,7 +28,7 @@ def _add_metrics(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
-    from dmr.evaluate import evaluate_cross_validation
+    from dmr.evaluation.evaluate import evaluate_cross_validation
     from dmr.io import write_csv
 
     result = evaluate_cross_validation(
@@ -61,7 +61,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from dmr.evaluate import evaluate_folders
+    from dmr.evaluation.evaluate import evaluate_folders
     from dmr.io import write_csv
 
     metrics = evaluate_folders(args.gt_dir, args.pred_dir)

@@ -27,7 +27,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from dmr.predict import predict_file
+    from dmr.inference.predict import predict_file
 
     apply_reuse_freed_memory(args)
     predict_file(args.model, args.input, args.output, device=args.device, amp=args.amp)
@@ -53,7 +53,7 @@ def _add_predict_cv(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict_cv(args: argparse.Namespace) -> int:
-    from dmr.predict import predict_cross_validation
+    from dmr.inference.predict import predict_cross_validation
 
     apply_reuse_freed_memory(args)
     predict_cross_validation(

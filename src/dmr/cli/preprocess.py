@@ -55,7 +55,7 @@ def _add_augment(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_augment(args: argparse.Namespace) -> int:
-    from dmr.augment import augment_dataset
+    from dmr.preprocess.augment import augment_dataset
 
     augment_dataset(
         args.preprocessed,
@@ -95,8 +95,8 @@ def _add_folds(sub: argparse._SubParsersAction) -> None:
 def _cmd_folds(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from dmr.folds import make_folds
     from dmr.io import write_csv
+    from dmr.preprocess.folds import make_folds
 
     folds = make_folds(
         pd.read_csv(args.cases),

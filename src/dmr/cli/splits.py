@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 
 from dmr.cli.common import FORMATS, add_amp, add_reuse_freed_memory, apply_reuse_freed_memory
+from dmr.datasets.frames import FRAME_SETS
 from dmr.errors import DmrError
-from dmr.frames import FRAME_SETS
 
 SPLITS = ("training", "testing", "validation")
 
@@ -52,7 +52,7 @@ def _add_predict_split(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict_split(args: argparse.Namespace) -> int:
-    from dmr.predict_split import predict_split
+    from dmr.inference.predict_split import predict_split
 
     apply_reuse_freed_memory(args)
     predict_split(
@@ -99,7 +99,7 @@ def _add_metrics_split(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_metrics_split(args: argparse.Namespace) -> int:
-    from dmr.evaluate_split import evaluate_split, shared_structures
+    from dmr.evaluation.evaluate_split import evaluate_split, shared_structures
     from dmr.io import write_csv, write_json
 
     structures = None

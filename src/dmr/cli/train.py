@@ -13,7 +13,7 @@ from dmr.cli.common import (
     apply_reuse_freed_memory,
 )
 
-#: dmr.batches.DEFAULT_MEMORY_FRACTION (not imported: the parser must not import torch).
+#: dmr.train.batches.DEFAULT_MEMORY_FRACTION (not imported: the parser must not import torch).
 DEFAULT_MEMORY_FRACTION = 0.5
 
 

@@ -1,14 +1,32 @@
-"""Readers of the real on-disk dataset formats (ACDC, LVSC) and the phantom generator."""
+"""Datasets stage: the real on-disk formats (ACDC, LVSC) read into one case model.
+
+Also the phantom generator (``phantom*``: synthetic cases written in those formats), the checks
+(``checks``: ``dmr check-data``), ``download`` (a verified archive into place) and ``frames``
+(which frames of a case a split predicts and scores, and their file names).
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dmr.datasets.case import Case, Frame
+if TYPE_CHECKING:
+    from dmr.datasets.case import Case, Frame
 
 FORMATS: tuple[str, ...] = ("acdc", "lvsc")
 
 __all__ = ["FORMATS", "Case", "Frame", "read_dataset"]
+
+#: Names imported on first use (PEP 562): ``case`` loads SimpleITK, which the light modules of
+#: this package (``frames``, imported by the command line's parser) must not pay for.
+_LAZY_EXPORTS = {"Case": "dmr.datasets.case", "Frame": "dmr.datasets.case"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_EXPORTS:
+        return getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def read_dataset(

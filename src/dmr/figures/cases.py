@@ -104,7 +104,7 @@ def load_case(
     """Read the raw image and reference (the pipeline's readers) and each model's prediction
     ``<dir>/<case>_<phase>.nii.gz``; InputError when a prediction is missing or off-grid."""
     from dmr.datasets import read_dataset
-    from dmr.evaluate import read_label_map
+    from dmr.evaluation.evaluate import read_label_map
 
     cases = {case.case_id: case for case in read_dataset(fmt, Path(raw))}
     if case_id not in cases:

@@ -21,7 +21,6 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from torch import nn
 
-from dmr.checkpoint import load_checkpoint
 from dmr.errors import InputError
 from dmr.figures.cases import read_selection, selection_text
 from dmr.figures.io import save_figure
@@ -35,6 +34,7 @@ from dmr.figures.style import (
     wrapped_title,
 )
 from dmr.models import ModelConfig, build_model_from_config
+from dmr.train.checkpoint import load_checkpoint
 
 #: Fig. S2 shows at most this many slices of the case.
 MAX_SLICES = 6
@@ -80,7 +80,7 @@ def build_network(bundle: Mapping) -> nn.Module:
 def case_slices(preprocessed: Path, case: str, phase: str) -> dict[str, Any]:
     """The preprocessed slices of one case and phase: images (Z, S, S), class labels,
     untruncated distance maps (Z, C-1, S, S), slice numbers and ``meta.json``."""
-    from dmr.data import open_slice_source, read_meta
+    from dmr.train.data import open_slice_source, read_meta
 
     source = open_slice_source(preprocessed)
     try:

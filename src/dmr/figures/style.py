@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 from dmr.labels import LV_CAVITY, LV_MYOCARDIUM, RV_CAVITY
-from dmr.regions import REGIONS
+from dmr.preprocess.regions import REGIONS
 
 #: The six networks of the paper, in its column order (Tables II, IV).
 PAPER_MODELS: tuple[str, ...] = (

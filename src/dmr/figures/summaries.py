@@ -1,8 +1,9 @@
 """Tidy metric tables -> the per-point tables the figures plot (mean and bootstrap CI per point).
 
-Intervals are computed here, once, with :func:`dmr.stats.bootstrap_ci` (``scipy.stats.bootstrap``,
-percentile method, seeded) and written to the figure's CSV; the plotting functions only draw these
-columns, so the picture and the CSV never disagree (seaborn is never asked to resample).
+Intervals are computed here, once, with :func:`dmr.evaluation.stats.bootstrap_ci`
+(``scipy.stats.bootstrap``, percentile method, seeded) and written to the figure's CSV; the plotting
+functions only draw these columns, so the picture and the CSV never disagree (seaborn is never asked
+to resample).
 
 Units (one value per bootstrap sample):
 
@@ -10,7 +11,7 @@ Units (one value per bootstrap sample):
   the dataset annotates (ACDC: RV, myocardium, LV; LVSC: myocardium);
 * per slice (Fig. 4): one case x phase x slice; the mean over the requested structures of that
   slice's Dice, where a structure absent from both reference and prediction on the slice scores
-  1 (``dmr.metrics.slice_confusion``) and one present in only one of them scores 0.
+  1 (``dmr.evaluation.metrics.slice_confusion``) and one present in only one of them scores 0.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dmr.errors import InputError
-from dmr.stats import bootstrap_ci
+from dmr.evaluation.stats import bootstrap_ci
 
 CONFIDENCE = 0.95
 METHOD = "percentile bootstrap of the mean (scipy.stats.bootstrap)"

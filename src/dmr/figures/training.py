@@ -21,7 +21,7 @@ from dmr.errors import InputError
 from dmr.figures.io import save_figure
 from dmr.figures.style import figure_style, model_colour, model_label, ordered_models, split_model
 from dmr.figures.summaries import require_columns, summarize
-from dmr.history import history_identity, read_history
+from dmr.train.history import history_identity, read_history
 
 #: history.csv column -> (panel row, column title, y label) of Fig. S4.
 QUANTITIES: dict[str, tuple[str, str, str]] = {

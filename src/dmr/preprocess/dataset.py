@@ -19,13 +19,13 @@ import SimpleITK as sitk
 from tqdm import tqdm
 
 from dmr.datasets.case import Case
-from dmr.distance import class_distance_maps
 from dmr.errors import DatasetError
 from dmr.io import atomic_dir, write_csv, write_json
 from dmr.labels import FORMAT_STRUCTURES, label_values_for
-from dmr.npy import concatenate_npy
+from dmr.preprocess.distance import class_distance_maps
+from dmr.preprocess.npy import concatenate_npy
+from dmr.preprocess.regions import slice_regions
 from dmr.preprocess.volume import PreprocessParams, preprocess_label, preprocess_volume
-from dmr.regions import slice_regions
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +129,8 @@ def _preprocess_case(
 
 
 def _concatenate_chunks(chunks: list[Path], target: Path, dtype: np.dtype) -> int:
-    """Concatenate .npy chunks along axis 0 into ``target`` (streamed, see ``dmr.npy``); delete
-    the chunks."""
+    """Concatenate .npy chunks along axis 0 into ``target`` (streamed, see ``dmr.preprocess.npy``);
+    delete the chunks."""
     n = concatenate_npy(chunks, target, dtype)
     for chunk in chunks:
         chunk.unlink()
@@ -150,8 +150,8 @@ def preprocess_dataset(
     """Preprocess every case of a raw dataset into the slice folder of docs/formats.md.
 
     Memory stays bounded by one case: each case's arrays go to temporary .npy chunks inside the
-    (atomic) output folder and are streamed into the final arrays at the end (``dmr.npy``: no
-    memory maps, whose touched pages would all count as resident).
+    (atomic) output folder and are streamed into the final arrays at the end
+    (``dmr.preprocess.npy``: no memory maps, whose touched pages would all count as resident).
     """
     from dmr.datasets import read_dataset
 

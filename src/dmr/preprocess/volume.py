@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
-from dmr.orientation import canonical_grid, grid_of
+from dmr.preprocess.orientation import canonical_grid, grid_of
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,9 @@ class SliceGeometry:
 
     Sizes, spacings and origins are in SimpleITK (x, y, z) order; ``direction`` is the row-major
     3x3 direction matrix of the resampled and network grids (the canonical orientation,
-    :mod:`dmr.orientation`), ``original_direction`` that of the original image. ``crop_offset``
-    (x, y): network pixel ``i`` is resampled pixel ``i + offset`` (negative = zero-padding before
-    the image).
+    :mod:`dmr.preprocess.orientation`), ``original_direction`` that of the original image.
+    ``crop_offset`` (x, y): network pixel ``i`` is resampled pixel ``i + offset`` (negative =
+    zero-padding before the image).
     """
 
     original_size: tuple[int, int, int]

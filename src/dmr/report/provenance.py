@@ -22,8 +22,8 @@ from typing import Any
 import pandas as pd
 
 from dmr.errors import InputError
-from dmr.history import read_history
 from dmr.io import write_json
+from dmr.train.history import read_history
 
 #: Distributions whose versions decide the numbers (and the report itself).
 PACKAGES: tuple[str, ...] = (

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dmr.published.vocabulary import KEY
-from dmr.stats import (
+from dmr.evaluation.stats import (
     bootstrap_ci,
     bootstrap_statistic_ci,
     loa_half_width,
     mean_difference,
     pearson_r,
 )
+from dmr.published.vocabulary import KEY
 
 #: Columns of ``results/stats/<table>.csv`` (``note`` says why an interval is missing).
 CELL_COLUMNS: tuple[str, ...] = (

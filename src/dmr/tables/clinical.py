@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dmr.errors import InputError
-from dmr.stats import agreement
+from dmr.evaluation.stats import agreement
 from dmr.tables.cells import Bootstrap, Interval, cell, cells_frame
 from dmr.tables.common import (
     MISSING,
@@ -55,7 +55,7 @@ class Agreement:
 
 
 def summarise(reference: pd.Series, prediction: pd.Series, bootstrap: Bootstrap) -> Agreement:
-    """:func:`dmr.stats.agreement` of paired values plus paired-bootstrap intervals."""
+    """:func:`dmr.evaluation.stats.agreement` of paired values plus paired-bootstrap intervals."""
     out = agreement(reference.to_numpy(float), prediction.to_numpy(float))
     return Agreement(
         n=int(out["n"]),

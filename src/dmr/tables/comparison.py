@@ -14,8 +14,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dmr.errors import InputError
+from dmr.evaluation.stats import (
+    CROSS_LEVELS,
+    PAPER_LEVELS,
+    significance_marker,
+    wilcoxon_signed_rank,
+)
 from dmr.labels import PHASES
-from dmr.stats import CROSS_LEVELS, PAPER_LEVELS, significance_marker, wilcoxon_signed_rank
 from dmr.tables.cells import Bootstrap, cell, cells_frame
 from dmr.tables.common import (
     PHASE_LABELS,

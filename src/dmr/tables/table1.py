@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from dmr.errors import InputError
-from dmr.history import history_identity, read_history
 from dmr.tables.cells import Bootstrap, Interval, cell, cells_frame
 from dmr.tables.common import MISSING, PAPER_MODELS
 from dmr.tables.render import Table
+from dmr.train.history import history_identity, read_history
 
 #: (arch, variant, row label) in the paper's row order (baselines first, then DMR).
 TABLE1_MODELS: tuple[tuple[str, str, str], ...] = tuple(

@@ -20,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from dmr.errors import InputError
-from dmr.history import history_identity, read_history
 from dmr.tables.cells import Bootstrap, cell, cells_frame, mean_sd_cells
 from dmr.tables.common import require_columns
+from dmr.train.history import history_identity, read_history
 
 TEXT = "text"
 DMR_UNET = "unet-dmr"

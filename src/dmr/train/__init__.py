@@ -5,9 +5,15 @@ weights with the best mean validation Dice kept. Randomness of epoch ``e`` (shuf
 is re-seeded from ``(seed, e)`` at the start of the epoch, so a run resumed from the checkpoint
 of epoch ``e - 1`` continues exactly as the uninterrupted run would (on CPU).
 
-The package is split by idea: ``config`` (``TrainConfig``, the history's columns), ``devices``
-(device and seeds), ``steps`` (one train step, one eval pass, one epoch), ``pooled_dice`` (the
-validation Dice), ``state`` (resume checkpoint and output bundles) and ``loop`` (``train``).
+The training stage package holds one training's whole configuration and data path. The loop:
+``config`` (``TrainConfig``, the history's columns), ``devices`` (device and seeds), ``steps`` (one
+train step, one eval pass, one epoch), ``pooled_dice`` (the validation Dice), ``state`` (resume
+checkpoint and output bundles) and ``loop`` (``train``). What it trains with: ``losses`` (CE and
+Eq. 7), ``data`` (a fold's slices), ``batches`` and ``residency`` (how those slices reach the
+network), ``precision`` (fp32 or autocast), ``allocator`` (glibc malloc reuse), ``batchnorm``
+(population statistics before validation). What it leaves behind: ``checkpoint`` (the ``.pt``
+files) and ``history`` (``history.csv`` read back). Inference imports ``checkpoint``,
+``precision`` and ``allocator`` from here: a model is loaded and run as it was trained.
 """
 
 from dmr.train.config import HISTORY_COLUMNS, RESUMABLE_CHANGES, TrainConfig

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from dmr.errors import DmrError
-from dmr.precision import parse_amp
-from dmr.residency import DEFAULT_MEMORY_FRACTION
 from dmr.switch import parse_switch
+from dmr.train.precision import parse_amp
+from dmr.train.residency import DEFAULT_MEMORY_FRACTION
 
 HISTORY_COLUMNS: tuple[str, ...] = (
     "epoch",
@@ -60,18 +60,18 @@ class TrainConfig:
     seed: int
     device: str
     threads: int
-    #: ``auto``, ``true`` or ``false`` (booleans accepted): see ``dmr.precision``.
+    #: ``auto``, ``true`` or ``false`` (booleans accepted): see ``dmr.train.precision``.
     amp: str | bool
     ckpt_dir: Path
     output: Path
     #: Recompute full-resolution blocks in the backward pass (same numbers, less memory).
     checkpoint_activations: bool = False
-    #: Where the slice arrays live: ``auto``, ``true`` or ``false`` (see ``dmr.residency``).
+    #: Where the slice arrays live: ``auto``, ``true`` or ``false`` (see ``dmr.train.residency``).
     data_on_device: str | bool = "auto"
     #: Share of the available (device or host) memory the slice arrays may take.
     data_memory_fraction: float = DEFAULT_MEMORY_FRACTION
     #: Training slices over which BatchNorm statistics are recomputed before each validation
-    #: (``dmr.batchnorm``); 0 keeps PyTorch's running averages.
+    #: (``dmr.train.batchnorm``); 0 keeps PyTorch's running averages.
     bn_stats_slices: int = 0
 
     def __post_init__(self) -> None:

@@ -15,17 +15,17 @@ from typing import Any
 import pandas as pd
 import torch
 
-from dmr.batches import BatchFeeder, build_feeders
-from dmr.batchnorm import refresh_batchnorm_statistics
-from dmr.checkpoint import load_checkpoint, save_checkpoint
-from dmr.data import SliceDataset, build_datasets, epoch_seed
 from dmr.errors import DmrError
 from dmr.io import write_csv
-from dmr.losses import build_loss
 from dmr.models import build_model, enable_activation_checkpointing
-from dmr.precision import resolve_precision
+from dmr.train.batches import BatchFeeder, build_feeders
+from dmr.train.batchnorm import refresh_batchnorm_statistics
+from dmr.train.checkpoint import load_checkpoint, save_checkpoint
 from dmr.train.config import HISTORY_COLUMNS, TrainConfig
+from dmr.train.data import SliceDataset, build_datasets, epoch_seed
 from dmr.train.devices import device_label, resolve_device, seed_everything
+from dmr.train.losses import build_loss
+from dmr.train.precision import resolve_precision
 from dmr.train.state import (
     check_resumable,
     cpu_state,
@@ -97,7 +97,7 @@ def train(cfg: TrainConfig) -> None:
         )
         log.info("resuming from %s after epoch %d", last_path, start_epoch)
 
-    # -- data: the fold's rows in memory when they fit (dmr.batches), else streamed
+    # -- data: the fold's rows in memory when they fit (dmr.train.batches), else streamed
     train_data: SliceDataset | BatchFeeder = train_ds
     val_data: SliceDataset | BatchFeeder = val_ds
     if start_epoch < cfg.epochs:

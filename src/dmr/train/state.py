@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from dmr.errors import DmrError
-from dmr.precision import Precision, legacy_precision
 from dmr.train.config import RESUMABLE_CHANGES, TrainConfig
+from dmr.train.precision import Precision, legacy_precision
 
 FORMAT_VERSION = 1
 

@@ -12,9 +12,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from dmr.batches import Batch, BatchFeeder
-from dmr.data import SliceDataset, iterate_batches
 from dmr.models import network_input
+from dmr.train.batches import Batch, BatchFeeder
+from dmr.train.data import SliceDataset, iterate_batches
 from dmr.train.pooled_dice import confusion_matrix, mean_foreground_dice
 
 

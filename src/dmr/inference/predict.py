@@ -3,8 +3,9 @@
 A volume is preprocessed exactly as the training slices were (the bundle's ``preprocess``
 params), segmented slice by slice, mapped from class indices to the GLOBAL label values of the
 bundle (an LVSC model's class 1 is label 2), combined across ensemble members by a per-pixel
-majority vote on the network grid (tie: lowest label wins, see ``dmr.postprocess``), resampled
-back onto the original grid and cleaned to the largest 3-D connected component per structure.
+majority vote on the network grid (tie: lowest label wins, see ``dmr.inference.postprocess``),
+resampled back onto the original grid and cleaned to the largest 3-D connected component per
+structure.
 """
 
 from __future__ import annotations
@@ -25,15 +26,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from dmr.checkpoint import load_checkpoint
 from dmr.errors import DatasetError, InputError
-from dmr.folds import read_folds
+from dmr.inference.postprocess import largest_component_per_label, majority_vote
 from dmr.io import atomic_dir, write_csv, write_image
 from dmr.models import ModelConfig, build_model_from_config, network_input
-from dmr.postprocess import largest_component_per_label, majority_vote
-from dmr.precision import FP32, Precision, resolve_precision
 from dmr.preprocess import PreprocessParams, SliceGeometry, preprocess_volume, restore_labels
+from dmr.preprocess.folds import read_folds
 from dmr.train import resolve_device
+from dmr.train.checkpoint import load_checkpoint
+from dmr.train.precision import FP32, Precision, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,8 @@ class Predictor:
 
     @classmethod
     def from_paths(cls, paths: list[Path], device: str = "auto", amp: str = "auto") -> Predictor:
-        """Load the models on ``device``; ``amp`` (auto, true, false) as in ``dmr.precision``."""
+        """Load the models on ``device``; ``amp`` (auto, true, false) as in
+        ``dmr.train.precision``."""
         torch_device = resolve_device(device)
         precision = resolve_precision(torch_device, amp)
         log.info(

@@ -1,8 +1,8 @@
 """Which frames of a case a split is predicted and scored on, and their file names.
 
-Shared by prediction (:mod:`dmr.predict_split`) and scoring (:mod:`dmr.evaluate_split`); kept
-free of torch (and of the readers, imported for type checking only) so that scoring jobs and the
-CLI's argument parser do not pay for importing them.
+Shared by prediction (:mod:`dmr.inference.predict_split`) and scoring
+(:mod:`dmr.evaluation.evaluate_split`); kept free of torch (and of the readers, imported for type
+checking only) so that scoring jobs and the CLI's argument parser do not pay for importing them.
 
 Modes (``frames``):
 

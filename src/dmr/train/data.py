@@ -1,8 +1,8 @@
 """Training and validation slices of one fold, read lazily from the preprocessed folders.
 
 The arrays written by ``dmr preprocess`` / ``dmr augment`` (docs/formats.md) are read row by row
-(``dmr.npy.NpyRowReader``, not memory maps whose touched pages would all stay resident): only
-the rows of the current batch are in memory, so memory stays bounded for the full LVSC.
+(``dmr.preprocess.npy.NpyRowReader``, not memory maps whose touched pages would all stay resident):
+only the rows of the current batch are in memory, so memory stays bounded for the full LVSC.
 Distance maps are stored untruncated; truncation at the training's own T happens here
 with ``max(D, -T)``, which is exactly paper Eq. 2 (a slice without the class, stored as
 ``-inf``, becomes ``-T`` everywhere).
@@ -22,8 +22,8 @@ import torch
 from torch.utils.data import Dataset
 
 from dmr.errors import DatasetError
-from dmr.folds import read_folds
-from dmr.npy import NpyRowReader
+from dmr.preprocess.folds import read_folds
+from dmr.preprocess.npy import NpyRowReader
 
 ARRAY_FILES: tuple[str, ...] = ("images.npy", "labels.npy", "distmaps.npy")
 
@@ -87,7 +87,7 @@ class SliceDataset(Dataset):
     """Slices from one or more sources; items are ``(image (1,S,S), label (S,S), dist (C-1,S,S))``.
 
     ``read_batch`` reads several items at once with sorted row indices per source (sequential
-    reads of each file) and returns them in the requested order; ``dmr.batches`` holds the
+    reads of each file) and returns them in the requested order; ``dmr.train.batches`` holds the
     rows in memory instead when they fit.
     """
 

@@ -2,12 +2,12 @@
 
 Used for the held-out test sets (ACDC ``testing/``, Table III; the LVSC validation split, Table V)
 and for cross-dataset evaluation (Table VI: models trained on dataset A predict every case of
-dataset B). Each volume goes through the same :class:`dmr.predict.Predictor` as cross-validation
-and users' files: the models' own preprocessing (spacing, crop/pad size, clipping, z-score, the
-canonical in-plane orientation), a per-pixel majority vote of the fold models, then the largest
-3-D connected component per structure, written in the case's original geometry.
+dataset B). Each volume goes through the same :class:`dmr.inference.predict.Predictor` as
+cross-validation and users' files: the models' own preprocessing (spacing, crop/pad size, clipping,
+z-score, the canonical in-plane orientation), a per-pixel majority vote of the fold models, then the
+largest 3-D connected component per structure, written in the case's original geometry.
 
-Which frames are predicted, and the files' names, are :mod:`dmr.frames`'s ``frames`` modes.
+Which frames are predicted, and the files' names, are :mod:`dmr.datasets.frames`'s ``frames`` modes.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import torch
 from tqdm import tqdm
 
 from dmr.datasets import read_dataset
+from dmr.datasets.frames import frames_to_predict
 from dmr.errors import DatasetError
-from dmr.frames import frames_to_predict
+from dmr.inference.predict import Predictor
 from dmr.io import atomic_dir, write_image
-from dmr.predict import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def predict_split(
     """Write the ensemble's prediction of every case of ``split`` into ``output`` (atomically).
 
     ``models``: model folders holding ``fold*/model.pt`` (or model files); all of them vote.
-    ``amp``: precision of inference, as in training (:mod:`dmr.precision`).
+    ``amp``: precision of inference, as in training (:mod:`dmr.train.precision`).
     Returns the number of volumes written. A split without cases, or (``labelled``) without any
     reference, is an error naming the folder: there is nothing to predict.
     """

@@ -8,7 +8,8 @@ Two entry points share the per-volume kernel :func:`evaluate_volume`:
   predictions ``{case}_{phase}.nii.gz`` against the raw dataset's references.
 
 Metric definitions (surfaces, connectivity, spacing, empty-mask policy) are those of
-:mod:`dmr.metrics`; every file problem is an error naming the file, nothing is skipped silently.
+:mod:`dmr.evaluation.metrics`; every file problem is an error naming the file, nothing is skipped
+silently.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ import SimpleITK as sitk
 from tqdm import tqdm
 
 from dmr import datasets
-from dmr.clinical import clinical_indices
 from dmr.errors import DatasetError, InputError
-from dmr.folds import read_folds
+from dmr.evaluation.clinical import clinical_indices
+from dmr.evaluation.metrics import slice_confusion, structure_metrics
 from dmr.geometry import geometry_mismatch
 from dmr.labels import FORMAT_STRUCTURES, LABEL_VALUES, PHASES, STRUCTURE_LABELS
-from dmr.metrics import slice_confusion, structure_metrics
-from dmr.regions import slice_regions
+from dmr.preprocess.folds import read_folds
+from dmr.preprocess.regions import slice_regions
 
 log = logging.getLogger(__name__)
 
@@ -246,8 +247,8 @@ def evaluate_cross_validation(
     References come from ``dmr.datasets.read_dataset(fmt, raw_dir)``; structures evaluated are
     ``dmr.labels.FORMAT_STRUCTURES[fmt]`` (LVSC: myocardium only). Slices are indexed along z of
     the original volume and assigned apical/mid/basal from the reference
-    (:func:`dmr.regions.slice_regions`). Missing prediction files are one InputError listing them
-    all; test cases absent from the dataset are a DatasetError.
+    (:func:`dmr.preprocess.regions.slice_regions`). Missing prediction files are one InputError
+    listing them all; test cases absent from the dataset are a DatasetError.
     """
     if fmt not in FORMAT_STRUCTURES:
         raise InputError(

@@ -7,7 +7,7 @@ they are stored in (images float32, labels uint8, distance maps float16, the lat
 DMR models), and gathers each batch by index. The conversions (labels to int64, distance maps
 to float32 truncated at ``-T``, paper Eq. 2) happen per batch, so a dataset costs
 4 + 1 + 2 (C-1) bytes per pixel instead of 4 + 8 + 4 (C-1). Where the rows live
-(:func:`dmr.residency.choose_residency`, ``training.data_on_device``):
+(:func:`dmr.train.residency.choose_residency`, ``training.data_on_device``):
 
 - ``device``: GPU memory (CUDA only); gathering and conversion run on the GPU;
 - ``host``: RAM. On a CPU each slice of a batch is gathered and converted in one pass. With
@@ -18,7 +18,7 @@ to float32 truncated at ``-T``, paper Eq. 2) happen per batch, so a dataset cost
   while the current one trains.
 
 Every mode yields the tensors ``read_batch`` gives, bit for bit, in the order of
-:func:`dmr.data.batch_order` (tests/test_batches.py).
+:func:`dmr.train.data.batch_order` (tests/test_batches.py).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from dmr.data import SliceDataset, batch_order
-from dmr.residency import (
+from dmr.train.data import SliceDataset, batch_order
+from dmr.train.residency import (
     DEFAULT_MEMORY_FRACTION,
     RESIDENCIES,
     Residency,
@@ -260,7 +260,7 @@ class BatchFeeder:
     def batches(
         self, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0
     ) -> Iterator[Batch]:
-        """The batches of :func:`dmr.data.batch_order` (same seed, same batches)."""
+        """The batches of :func:`dmr.train.data.batch_order` (same seed, same batches)."""
         order = batch_order(len(self), batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
         if self.where == "device":
             # One copy of the epoch's order to the GPU: a copy per batch would wait for the

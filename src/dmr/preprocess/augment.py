@@ -18,10 +18,10 @@ import pandas as pd
 import SimpleITK as sitk
 from tqdm import tqdm
 
-from dmr.distance import class_distance_maps
 from dmr.errors import DatasetError
 from dmr.io import atomic_dir, write_csv, write_json
-from dmr.npy import NpyRowReader, NpyRowWriter
+from dmr.preprocess.distance import class_distance_maps
+from dmr.preprocess.npy import NpyRowReader, NpyRowWriter
 
 
 def random_similarity(
@@ -131,7 +131,7 @@ def augment_dataset(
             folder / "distmaps.npy", (n_out, num_classes - 1, height, width), np.float16
         ) as out_distmaps,
     ):
-        # Streamed writes and row reads (dmr.npy) keep memory at one slice, whatever N is.
+        # Streamed writes and row reads (dmr.preprocess.npy) keep memory at one slice for any N.
         has_foreground: list[bool] = []
         for index in tqdm(range(n_source), desc="augment", file=sys.stderr, disable=n_out == 0):
             rng = np.random.default_rng([seed, index])

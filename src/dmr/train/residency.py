@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from dmr.data import SliceDataset
 from dmr.errors import DmrError
 from dmr.switch import parse_switch
+from dmr.train.data import SliceDataset
 
 RESIDENCIES: tuple[str, ...] = ("device", "host", "disk")
 #: Share of the available memory (RAM, or free GPU memory) the slice arrays may take.

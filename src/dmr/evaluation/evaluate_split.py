@@ -1,11 +1,12 @@
-"""Evaluate a split's ensemble predictions (:mod:`dmr.predict_split`) against its references.
+"""Evaluate a split's ensemble predictions (:mod:`dmr.inference.predict_split`) against its
+references.
 
-The same per-volume kernel as cross-validation (:func:`dmr.evaluate.evaluate_volume`) fills the
-same tables, with ``fold = -1`` meaning "majority vote of the K fold models":
+The same per-volume kernel as cross-validation (:func:`dmr.evaluation.evaluate.evaluate_volume`)
+fills the same tables, with ``fold = -1`` meaning "majority vote of the K fold models":
 
 * held-out test sets: ACDC ``testing/`` (Table III) and the LVSC validation split scored against
   its consensus images (Table V; per-slice counts inside the challenge's region of interest,
-  :mod:`dmr.roi`, in the ``roi_*`` columns of the slice table);
+  :mod:`dmr.evaluation.roi`, in the ``roi_*`` columns of the slice table);
 * cross-dataset evaluation (Table VI): a model trained on dataset A segments dataset B; only the
   structures both formats annotate are scored (ACDC and LVSC share the myocardium, label 2), and
   every other label, in the reference and in the prediction, counts as background.
@@ -29,8 +30,9 @@ import SimpleITK as sitk
 from tqdm import tqdm
 
 from dmr.datasets import Case, read_dataset
+from dmr.datasets.frames import frames_to_predict
 from dmr.errors import DatasetError, InputError
-from dmr.evaluate import (
+from dmr.evaluation.evaluate import (
     ID_COLUMNS,
     METRIC_COLUMNS,
     SLICE_COLUMNS,
@@ -41,11 +43,10 @@ from dmr.evaluate import (
     read_label_map,
     spacing_zyx,
 )
-from dmr.frames import frames_to_predict
+from dmr.evaluation.metrics import slice_confusion
+from dmr.evaluation.roi import volume_roi_confusion
 from dmr.labels import FORMAT_STRUCTURES, STRUCTURE_LABELS
-from dmr.metrics import slice_confusion
-from dmr.regions import slice_regions
-from dmr.roi import volume_roi_confusion
+from dmr.preprocess.regions import slice_regions
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def evaluate_split(
     roi_margin_mm: float | None = None,
     density: float = 1.06,
 ) -> SplitEvaluation:
-    """Score ``predictions`` (files named as :func:`dmr.frames.frames_to_predict` writes
+    """Score ``predictions`` (files named as :func:`dmr.datasets.frames.frames_to_predict` writes
     them) of every case of ``split`` that has references.
 
     Args:
