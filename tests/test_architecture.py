@@ -90,3 +90,20 @@ def test_contract_breaks_on_a_violation(
     assert run.returncode != 0
     assert "0 kept, 1 broken" in run.stdout
     assert broken_by in run.stdout
+
+
+def test_stage_packages_export_lazily() -> None:
+    """dmr.datasets and dmr.preprocess import their re-exports on first use: every name of their
+    ``__all__`` resolves, yet the light modules (``frames`` for the CLI's parser, ``folds`` and
+    ``regions`` for scoring) load neither SimpleITK nor the readers."""
+    code = (
+        "import sys, importlib\n"
+        "import dmr.cli, dmr.datasets.frames, dmr.preprocess.folds, dmr.preprocess.regions\n"
+        "assert 'SimpleITK' not in sys.modules, 'a light module loaded SimpleITK'\n"
+        "for name in ('dmr.datasets', 'dmr.preprocess'):\n"
+        "    package = importlib.import_module(name)\n"
+        "    for export in package.__all__:\n"
+        "        assert getattr(package, export) is not None, (name, export)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

@@ -20,12 +20,12 @@ __all__ = ["FORMATS", "Case", "Frame", "read_dataset"]
 
 #: Names imported on first use (PEP 562): ``case`` loads SimpleITK, which the light modules of
 #: this package (``frames``, imported by the command line's parser) must not pay for.
-_LAZY_EXPORTS = {"Case": "dmr.datasets.case", "Frame": "dmr.datasets.case"}
+_LAZY_EXPORTS = {"Case": "case", "Frame": "case"}
 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY_EXPORTS:
-        return getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY_EXPORTS[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -2,10 +2,10 @@
 
 Per volume, in this order:
 
-0. take the volume's grid in the canonical in-plane orientation (:mod:`dmr.preprocess.orientation`:
-the same
-   voxels with the in-plane axes permuted/flipped towards the patient's +x/+y), so that every
-   format and storage order gives the network the same view of the same anatomy;
+0. take the volume's grid in the canonical in-plane orientation
+   (:mod:`dmr.preprocess.orientation`: the same voxels with the in-plane axes permuted/flipped
+   towards the patient's +x/+y), so that every format and storage order gives the network the
+   same view of the same anatomy;
 1. resample in-plane to ``spacing`` mm with linear interpolation (``sitk.Resample``); the slice
    thickness, the number of slices and the (canonical) direction are kept, and the in-plane field
    of view (pixel edges) is kept too: the origin moves by half the change of pixel size, so that
