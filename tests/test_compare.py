@@ -13,8 +13,11 @@ from dmr.cli import main
 from dmr.errors import InputError
 from dmr.published import load_published
 from dmr.published.claims import (
-    DOES_NOT_HOLD,
+    CLAIM_STATUSES,
+    CONTRADICTED,
     HOLDS,
+    INCONCLUSIVE,
+    NOT_MEANINGFUL,
     NOT_RUN,
     direction_claims,
     threshold_claim,
@@ -264,28 +267,68 @@ def test_read_cells_allows_missing_files_and_refuses_bad_ones(tmp_path: Path) ->
 
 
 # --------------------------------------------------------------------------- claims
-def test_direction_claims_count_the_dmr_cells(published: pd.DataFrame) -> None:
+def _table2a(published: pd.DataFrame, dmr: list[tuple[float, str]]) -> dict:
+    """Claims of a run with SegNet and DMR-SegNet ED, ES Dice and ES HD cells in Table II(a):
+    the baseline at 80 % / 20 mm, DMR at the given (value, marker) in that order."""
     es_hd = {**ED_DICE, "quantity": "hd_mm", "phase": "ES"}
     es_dice = {**ED_DICE, "phase": "ES"}
-    cells = [
-        cell(80.0, method="segnet-base", **ED_DICE),
-        cell(81.0, method="segnet-dmr", marker="**", **ED_DICE),
-        cell(80.0, method="segnet-base", **es_dice),
-        cell(81.0, method="segnet-dmr", **es_dice),
-        cell(20.0, method="segnet-base", **es_hd),
-        cell(21.0, method="segnet-dmr", **es_hd),
+    keys = [ED_DICE, es_dice, es_hd]
+    cells = [cell(20.0 if k is es_hd else 80.0, method="segnet-base", **k) for k in keys]
+    cells += [
+        cell(value, marker=marker, method="segnet-dmr", **k)
+        for (value, marker), k in zip(dmr, keys, strict=True)
     ]
-    claims = {
-        c.name: c for c in direction_claims(compare(published, cells, phantom_datasets=["acdc"]))
-    }
-    table2a = claims["DMR better than its baseline, Table II(a)"]
-    assert table2a.status == HOLDS  # better in 2 of 3
-    assert "DMR better in 2 of 3 cells (1 significantly), worse in 1" in table2a.detail
-    assert "paper: 24 of 24 (17 significantly)" in table2a.detail
+    claims = direction_claims(compare(published, cells, phantom_datasets=["acdc"]))
+    return {c.name: c for c in claims}
+
+
+TABLE2A = "DMR better than its baseline, Table II(a)"
+
+
+def test_a_dmr_claim_holds_only_with_significant_cells_for_and_none_against(
+    published: pd.DataFrame,
+) -> None:
+    # better in all three cells, significantly in one: holds
+    claims = _table2a(published, [(81.0, "**"), (81.0, ""), (19.0, "")])
+    assert claims[TABLE2A].status == HOLDS
+    assert "DMR significantly better in 1 of 3 cells, significantly worse in 0" in (
+        claims[TABLE2A].detail
+    )
+    assert "paper: 24 of 24 (17 significantly)" in claims[TABLE2A].detail
     assert claims["DMR better than its baseline, Table IV"].status == NOT_RUN
-    cells[1]["value"] = 79.0
-    claims = direction_claims(compare(published, cells))
-    assert claims[0].status == DOES_NOT_HOLD  # better in 1 of 3
+    # better in all three cells by direction, none significantly: no evidence either way
+    claims = _table2a(published, [(81.0, ""), (81.0, ""), (19.0, "")])
+    assert claims[TABLE2A].status == INCONCLUSIVE
+    # significantly worse (HD higher) and nowhere significantly better: contradicted
+    claims = _table2a(published, [(81.0, ""), (79.0, ""), (25.0, "*")])
+    assert claims[TABLE2A].status == CONTRADICTED
+    # significant cells both ways: inconclusive
+    claims = _table2a(published, [(81.0, "**"), (79.0, ""), (25.0, "*")])
+    assert claims[TABLE2A].status == INCONCLUSIVE
+
+
+def test_a_dmr_claim_is_not_meaningful_when_the_models_did_not_learn(
+    published: pd.DataFrame,
+) -> None:
+    es_dice = {**ED_DICE, "phase": "ES"}
+    cells = [
+        cell(6.0, method="segnet-base", **ED_DICE),
+        cell(5.0, method="segnet-base", **es_dice),
+        cell(9.0, marker="**", method="segnet-dmr", **ED_DICE),
+        cell(8.0, marker="*", method="segnet-dmr", **es_dice),
+    ]
+    claim = direction_claims(compare(published, cells))[0]
+    assert claim.status == NOT_MEANINGFUL
+    assert "did not learn" in claim.detail and "segnet-base 0.055" in claim.detail
+    # one pair learned, the other did not: only the learned pair is judged
+    cells += [
+        cell(90.0, method="unet-base", **ED_DICE),
+        cell(92.0, marker="*", method="unet-dmr", **ED_DICE),
+    ]
+    claim = direction_claims(compare(published, cells))[0]
+    assert claim.status == HOLDS
+    assert "significantly better in 1 of 1 cells" in claim.detail
+    assert {c.status for c in direction_claims(compare(published, cells))} <= set(CLAIM_STATUSES)
 
 
 def _figure(points: list[tuple[str, str, float, float, float]]) -> pd.DataFrame:
@@ -299,7 +342,12 @@ def test_the_weighting_claim_needs_the_learned_ci_above_the_fixed_one() -> None:
     assert weighting_claim(holds).status == HOLDS
     overlap = holds.assign(ci_high=[0.86, 0.845])
     claim = weighting_claim(overlap)
-    assert claim.status == DOES_NOT_HOLD and "CIs overlap" in claim.detail
+    assert claim.status == INCONCLUSIVE and "CIs overlap" in claim.detail
+    below = holds.assign(mean=[0.80, 0.85], ci_low=[0.79, 0.84], ci_high=[0.81, 0.86])
+    assert weighting_claim(below).status == CONTRADICTED
+    unlearned = holds.assign(mean=[0.30, 0.85])
+    claim = weighting_claim(unlearned)
+    assert claim.status == NOT_MEANINGFUL and "unet-dmr 0.300" in claim.detail
     assert weighting_claim(None).status == NOT_RUN
     assert weighting_claim(holds.iloc[:1]).status == NOT_RUN
 
@@ -310,7 +358,10 @@ def test_the_threshold_claim_needs_every_ci_to_share_a_value() -> None:
                       ("lvsc", "unet-dmr_t60", 0.85, 0.84, 0.87)])  # fmt: skip
     assert threshold_claim(shared).status == HOLDS
     apart = shared.assign(ci_low=[0.82, 0.70, 0.855], ci_high=[0.86, 0.75, 0.87])
-    assert threshold_claim(apart).status == DOES_NOT_HOLD
+    assert threshold_claim(apart).status == CONTRADICTED
+    mixed = pd.concat([shared.assign(dataset="acdc"), apart])
+    assert threshold_claim(mixed).status == INCONCLUSIVE
+    assert threshold_claim(shared.assign(mean=0.06)).status == NOT_MEANINGFUL
     assert threshold_claim(None).status == NOT_RUN
 
 

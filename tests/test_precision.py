@@ -1,5 +1,6 @@
-"""amp auto/true/false: bf16 where the hardware has bf16 units, float32 elsewhere (detection
-faked, so the test means the same on every machine)."""
+"""amp auto/true/false: float32 on CPUs unless asked (whatever bf16 units they have), bf16 on
+GPUs with native bf16; inference in the model's own precision (detection faked, so the test
+means the same on every machine)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ import torch
 
 import dmr.train.precision
 from dmr.errors import DmrError
-from dmr.train.precision import cpu_bf16_units, cpu_flags, parse_amp, resolve_precision
+from dmr.train.precision import (
+    cpu_bf16_units,
+    cpu_flags,
+    parse_amp,
+    parse_inference_amp,
+    resolve_precision,
+    trained_precision,
+)
 
 CPU = torch.device("cpu")
 CUDA = torch.device("cuda:0")
@@ -39,9 +47,12 @@ def test_cpu_flags_come_from_proc_cpuinfo(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     ("units", "amp", "expected"),
     [
-        (["amx_bf16", "avx512_bf16"], "auto", "bf16"),
-        (["avx512_bf16"], "auto", "bf16"),
+        # auto is float32 on every CPU: bf16 paid 0.6-1.5x at the default's size (module doc)
+        (["amx_bf16", "avx512_bf16"], "auto", "fp32"),
+        (["avx512_bf16"], "auto", "fp32"),
         ([], "auto", "fp32"),
+        (["amx_bf16", "avx512_bf16"], "true", "bf16"),
+        (["avx512_bf16"], True, "bf16"),
         ([], "true", "bf16"),  # forced: emulated, slow, but what was asked
         (["amx_bf16"], "false", "fp32"),
         (["amx_bf16"], False, "fp32"),
@@ -84,3 +95,19 @@ def test_amp_values_are_checked():
     ]
     with pytest.raises(DmrError, match="amp must be one of auto, true, false"):
         parse_amp("bf16")
+
+
+def test_the_cpu_reason_names_the_units_auto_did_not_use(monkeypatch):
+    monkeypatch.setattr(dmr.train.precision, "cpu_bf16_units", lambda: ["avx512_bf16"])
+    assert "avx512_bf16" in resolve_precision(CPU, "auto").reason
+
+
+def test_inference_follows_the_precision_the_model_trained_in():
+    assert parse_inference_amp("trained") == "trained"
+    assert parse_inference_amp(False) == "false"
+    assert trained_precision("bf16", CPU).dtype == torch.bfloat16
+    assert trained_precision("fp32", CPU).dtype is None
+    assert trained_precision("fp16", CUDA).dtype == torch.float16
+    assert trained_precision("fp16", CPU).dtype == torch.bfloat16  # no fp16 autocast off CUDA
+    with pytest.raises(ValueError, match="unknown training precision 'int8'"):
+        trained_precision("int8", CPU)

@@ -212,7 +212,8 @@ def test_the_page_holds_every_section_escaped_and_self_contained(run_files: dict
     assert "2026-01-02T03:04:05+00:00" in html and "cpu, precision not recorded: 1 training" in html
     summary = json.loads(run_files["summary"].read_text())
     assert f"{summary['numbers']} published numbers" in html
-    assert "does not hold" not in html  # nothing ran: every claim is "not run"
+    for status in ("holds", "contradicted", "inconclusive", "not-meaningful"):
+        assert f'class="status {status}"' not in html  # nothing ran: every claim is "not run"
     assert html.count('class="status not-run"') == 7
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -15,7 +17,9 @@ import dmr.train.precision
 from dmr.cli import main
 from dmr.errors import DmrError
 from dmr.models import build_model, count_parameters
-from dmr.train import HISTORY_COLUMNS, TrainConfig, train
+from dmr.train import HISTORY_COLUMNS, TrainConfig, build_optimizer, train
+from dmr.train.history import sigma_ratios
+from dmr.train.losses import build_loss
 
 
 @pytest.fixture(autouse=True)
@@ -206,12 +210,15 @@ def test_base_model_history_has_nan_distance_columns(folders, tmp_path):
     assert history["val_dice_loss"].notna().all() and history["train_dice_loss"].notna().all()
 
 
-@pytest.mark.parametrize(("units", "expected"), [([], "fp32"), (["amx_bf16"], "bf16")])
-def test_history_records_the_precision_amp_auto_chose(
-    folders, tmp_path, monkeypatch, units, expected
+@pytest.mark.parametrize(
+    ("units", "amp", "expected"),
+    [([], "auto", "fp32"), (["amx_bf16"], "auto", "fp32"), (["amx_bf16"], "true", "bf16")],
+)
+def test_history_records_the_precision_amp_chose(
+    folders, tmp_path, monkeypatch, units, amp, expected
 ):
     monkeypatch.setattr(dmr.train.precision, "cpu_bf16_units", lambda: units)
-    cfg = config(folders, tmp_path, amp="auto", epochs=1, loss="ce", model_name="unet-base")
+    cfg = config(folders, tmp_path, amp=amp, epochs=1, loss="ce", model_name="unet-base")
     train(cfg)
     history = pd.read_csv(cfg.output / "history.csv")
     assert list(history.columns) == list(HISTORY_COLUMNS)
@@ -276,3 +283,32 @@ def test_recomputed_batchnorm_statistics_change_validation_not_training(folders,
     )
     name = "segmentation.encoder.level1.0.1.running_mean"
     assert not torch.equal(last_kept["model"][name], last_refreshed["model"][name])
+
+
+def test_sigma_ratios_divide_each_sigma_by_its_epochs_training_loss():
+    row = {"sigma_ce": 0.05, "train_ce": 0.04, "sigma_mad": 12.0, "train_mad": 15.0}
+    assert sigma_ratios(row, learned=True) == pytest.approx(
+        {"sigma_ce_ratio": 1.25, "sigma_mad_ratio": 0.8}
+    )
+    fixed = sigma_ratios(row | {"sigma_ce": 1.0, "sigma_mad": 1.0}, learned=False)
+    assert all(math.isnan(v) for v in fixed.values())
+    base = sigma_ratios({"sigma_ce": 1.0, "train_ce": 0.1, "sigma_mad": math.nan,
+                         "train_mad": math.nan}, learned=False)  # fmt: skip
+    assert all(math.isnan(v) for v in base.values())
+
+
+def test_a_learned_dmr_history_records_sigma_over_loss(folders, tmp_path):
+    cfg = config(folders, tmp_path, epochs=2, sigma_lr_scale=10.0)
+    train(cfg)
+    history = pd.read_csv(cfg.output / "history.csv")
+    assert list(history.columns) == list(HISTORY_COLUMNS)
+    expected = history["sigma_mad"] / history["train_mad"]
+    assert np.allclose(history["sigma_mad_ratio"], expected)
+    assert np.allclose(history["sigma_ce_ratio"], history["sigma_ce"] / history["train_ce"])
+
+
+def test_the_sigmas_learn_at_their_own_rate():
+    model, loss = torch.nn.Linear(2, 2), build_loss("dmr", "learned")
+    optimizer = build_optimizer(model, loss, 1e-3, sigma_lr_scale=10.0)
+    assert [group["lr"] for group in optimizer.param_groups] == [1e-3, pytest.approx(1e-2)]
+    assert len(build_optimizer(model, build_loss("ce"), 1e-3, 10.0).param_groups) == 1

@@ -27,7 +27,6 @@ rule predict_cross:
         raw=lambda w: raw_path_of(w.test),
         models="results/{train}/models/{model}",
         device=config["training"]["device"],
-        amp=switch(config["training"]["amp"]),
         reuse=(
             "--reuse-freed-memory"
             if config["training"]["reuse_freed_memory"]
@@ -36,7 +35,7 @@ rule predict_cross:
     shell:
         "dmr predict-split --format {params.fmt} {params.raw} --split training --frames ed_es "
         "--models {params.models} --device {params.device} --threads {threads} "
-        "--amp {params.amp} {params.reuse} -o {output.predictions} > {log} 2>&1"
+        "--amp trained {params.reuse} -o {output.predictions} > {log} 2>&1"
 
 
 rule metrics_cross:

@@ -28,7 +28,6 @@ rule predict_cv:
         raw=raw_path,
         models="results/{dataset}/models/{model}",
         device=config["training"]["device"],
-        amp=switch(config["training"]["amp"]),
         reuse=(
             "--reuse-freed-memory"
             if config["training"]["reuse_freed_memory"]
@@ -37,7 +36,7 @@ rule predict_cv:
     shell:
         "dmr predict-cv --format {params.fmt} {params.raw} --folds {input.folds} "
         "--models {params.models} --device {params.device} --threads {threads} "
-        "--amp {params.amp} {params.reuse} "
+        "--amp trained {params.reuse} "
         "--timing {output.timing} -o {output.predictions} > {log} 2>&1"
 
 

@@ -25,7 +25,6 @@ rule predict_heldout:
         split=heldout_flags,
         models="results/{dataset}/models/{model}",
         device=config["training"]["device"],
-        amp=switch(config["training"]["amp"]),
         reuse=(
             "--reuse-freed-memory"
             if config["training"]["reuse_freed_memory"]
@@ -34,7 +33,7 @@ rule predict_heldout:
     shell:
         "dmr predict-split --format {params.fmt} {params.raw} {params.split} "
         "--models {params.models} --device {params.device} --threads {threads} "
-        "--amp {params.amp} {params.reuse} -o {output.predictions} > {log} 2>&1"
+        "--amp trained {params.reuse} -o {output.predictions} > {log} 2>&1"
 
 
 rule metrics_heldout:

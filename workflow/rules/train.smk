@@ -37,6 +37,7 @@ rule train:
         batch=lambda w: train_cfg(w)["batch_size"],
         lr=lambda w: train_cfg(w)["lr"],
         decay=lambda w: train_cfg(w)["lr_decay"],
+        sigma_lr=lambda w: train_cfg(w)["sigma_lr_scale"],
         bn_slices=lambda w: train_cfg(w)["bn_stats_slices"],
         seed=lambda w: train_cfg(w)["seed"],
         device=lambda w: train_cfg(w)["device"],
@@ -59,6 +60,7 @@ rule train:
         "--model-name {wildcards.model} --loss {params.loss} --weighting {params.weighting} "
         "--threshold {params.threshold} --width {params.width} --epochs {params.epochs} "
         "--batch-size {params.batch} --lr {params.lr} --lr-decay {params.decay} "
+        "--sigma-lr-scale {params.sigma_lr} "
         "--bn-stats-slices {params.bn_slices} "
         "--seed {params.seed} --device {params.device} --threads {threads} --amp {params.amp} "
         "--data-on-device {params.data} --data-memory-fraction {params.data_fraction} "

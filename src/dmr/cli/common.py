@@ -30,9 +30,24 @@ def add_amp(p: argparse.ArgumentParser) -> None:
         const="true",
         default="auto",
         choices=SWITCH_CHOICES,
-        help="bf16 autocast: auto = on CUDA GPUs with native bf16 and CPUs with bf16 matrix "
-        "units (AMX, AVX512-BF16), else float32; true forces it, false is float32 "
-        "(%(default)s)",
+        help="bf16 autocast: auto = on CUDA GPUs with native bf16, float32 on CPUs (bf16 did "
+        "not pay at the default's sizes); true forces it (worth it on CPUs with AMX or "
+        "AVX512-BF16 at the paper's sizes), false is float32 (%(default)s)",
+    )
+    p.add_argument("--no-amp", dest="amp", action="store_const", const="false", help="--amp false")
+
+
+def add_inference_amp(p: argparse.ArgumentParser) -> None:
+    """``--amp trained|auto|true|false`` of inference: by default each model's own precision."""
+    p.add_argument(
+        "--amp",
+        nargs="?",
+        const="true",
+        default="trained",
+        choices=("trained", *SWITCH_CHOICES),
+        help="precision of inference: trained = the one each model trained in (its bundle "
+        "records it), so the labels are those its evaluation saw; auto/true/false as in "
+        "`dmr train` (%(default)s)",
     )
     p.add_argument("--no-amp", dest="amp", action="store_const", const="false", help="--amp false")
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dmr.cli.common import FORMATS, add_amp, add_reuse_freed_memory, apply_reuse_freed_memory
+from dmr.cli.common import (
+    FORMATS,
+    add_inference_amp,
+    add_reuse_freed_memory,
+    apply_reuse_freed_memory,
+)
 
 
 def _add_predict(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +26,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, help="3-D short-axis image (.nii/.nii.gz)")
     p.add_argument("-o", "--output", required=True, type=Path, help="label map to write")
     p.add_argument("--device", default="auto")
-    add_amp(p)
+    add_inference_amp(p)
     add_reuse_freed_memory(p)
     p.set_defaults(handler=_cmd_predict)
 
@@ -47,7 +52,7 @@ def _add_predict_cv(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--timing", type=Path, help="CSV of inference ms per volume to write")
     p.add_argument("-o", "--output", required=True, type=Path, help="prediction folder")
-    add_amp(p)
+    add_inference_amp(p)
     add_reuse_freed_memory(p)
     p.set_defaults(handler=_cmd_predict_cv)
 

@@ -6,7 +6,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dmr.cli.common import FORMATS, add_amp, add_reuse_freed_memory, apply_reuse_freed_memory
+from dmr.cli.common import (
+    FORMATS,
+    add_inference_amp,
+    add_reuse_freed_memory,
+    apply_reuse_freed_memory,
+)
 from dmr.datasets.frames import FRAME_SETS
 from dmr.errors import DmrError
 
@@ -45,7 +50,7 @@ def _add_predict_split(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)
-    add_amp(p)
+    add_inference_amp(p)
     add_reuse_freed_memory(p)
     p.add_argument("-o", "--output", required=True, type=Path, help="prediction folder")
     p.set_defaults(handler=_cmd_predict_split)

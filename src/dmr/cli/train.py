@@ -39,6 +39,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--lr-decay", type=float, default=0.99, help="per-epoch lr factor")
     p.add_argument(
+        "--sigma-lr-scale",
+        type=float,
+        default=1.0,
+        help="learning rate of the dmr loss's learned log-sigmas, as a multiple of --lr; 1 is "
+        "the paper's (%(default)s)",
+    )
+    p.add_argument(
         "--bn-stats-slices",
         type=int,
         default=0,
@@ -97,6 +104,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         lr_decay=args.lr_decay,
+        sigma_lr_scale=args.sigma_lr_scale,
         bn_stats_slices=args.bn_stats_slices,
         seed=args.seed,
         device=args.device,

@@ -34,7 +34,14 @@ from dmr.preprocess import PreprocessParams, SliceGeometry, preprocess_volume, r
 from dmr.preprocess.folds import read_folds
 from dmr.train import resolve_device
 from dmr.train.checkpoint import load_checkpoint
-from dmr.train.precision import FP32, Precision, resolve_precision
+from dmr.train.precision import (
+    FP32,
+    TRAINED,
+    Precision,
+    parse_inference_amp,
+    resolve_precision,
+    trained_precision,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,8 @@ class LoadedModel:
     model_name: str
     dataset: str
     fold: int
+    #: The precision it trained in (``fp32``, ``bf16``, ``fp16``), to apply it the same way.
+    precision: str = "fp32"
 
 
 # --------------------------------------------------------------------------- loading
@@ -127,6 +136,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
         model_name=str(bundle["model_name"]),
         dataset=str(bundle["dataset"]),
         fold=int(bundle["fold"]),
+        precision=str(bundle.get("precision", "fp32")),
     )
 
 
@@ -195,29 +205,48 @@ def segment_slices(
     return np.asarray(model.label_values, dtype=np.uint8)[classes]
 
 
+def model_precision(model: LoadedModel) -> Precision:
+    """The precision ``model`` trained in, on the device its network sits on."""
+    device = next(model.network.parameters()).device
+    return trained_precision(model.precision, device)
+
+
+def inference_precision(device: torch.device, amp: str | bool) -> Precision | None:
+    """``amp`` of inference resolved on ``device``; None for ``trained`` (per model)."""
+    amp = parse_inference_amp(amp)
+    return None if amp == TRAINED else resolve_precision(device, amp)
+
+
 class Predictor:
     """Segments 3-D short-axis volumes with one model or a majority-voting ensemble."""
 
     def __init__(
-        self, models: list[LoadedModel], batch_size: int = 16, precision: Precision = FP32
+        self,
+        models: list[LoadedModel],
+        batch_size: int = 16,
+        precision: Precision | None = None,
     ) -> None:
+        """``precision`` None: each model in the precision it trained in (``amp trained``)."""
         if not models:
             raise ValueError("Predictor needs at least one model")
         self.models = models
         self.batch_size = batch_size
-        self.precision = precision
+        self.precisions = [precision or model_precision(m) for m in models]
         self.params = models[0].preprocess
 
     @classmethod
-    def from_paths(cls, paths: list[Path], device: str = "auto", amp: str = "auto") -> Predictor:
-        """Load the models on ``device``; ``amp`` (auto, true, false) as in
-        ``dmr.train.precision``."""
+    def from_paths(cls, paths: list[Path], device: str = "auto", amp: str = TRAINED) -> Predictor:
+        """Load the models on ``device``; ``amp``: ``trained`` (each model's own precision) or
+        auto, true, false as in ``dmr.train.precision``."""
         torch_device = resolve_device(device)
-        precision = resolve_precision(torch_device, amp)
+        precision = inference_precision(torch_device, amp)
+        predictor = cls(load_models(paths, torch_device), precision=precision)
         log.info(
-            "inference on %s, precision %s (%s)", torch_device, precision.name, precision.reason
+            "inference on %s, precision %s",
+            torch_device,
+            ", ".join(sorted({f"{p.name} ({p.reason})" for p in predictor.precisions})),
         )
-        return cls(load_models(paths, torch_device), precision=precision)
+        return predictor
 
     def preprocess(self, image: sitk.Image) -> tuple[np.ndarray, SliceGeometry]:
         """Network input (Z, S, S) float32 and the geometry to restore the result."""
@@ -225,7 +254,10 @@ class Predictor:
 
     def segment(self, slices: np.ndarray) -> np.ndarray:
         """Network-grid labels (Z, S, S): each model's prediction, then the majority vote."""
-        votes = [segment_slices(m, slices, self.batch_size, self.precision) for m in self.models]
+        votes = [
+            segment_slices(model, slices, self.batch_size, precision)
+            for model, precision in zip(self.models, self.precisions, strict=True)
+        ]
         return majority_vote(votes)
 
     @staticmethod
@@ -279,7 +311,7 @@ def _predict_or_explain(predictor: Predictor, image: sitk.Image, path: Path) -> 
 
 
 def predict_file(
-    models: list[Path], input: Path, output: Path, device: str = "auto", amp: str = "auto"
+    models: list[Path], input: Path, output: Path, device: str = "auto", amp: str = TRAINED
 ) -> None:
     """``dmr predict``: segment one 3-D NIfTI with one model or an ensemble; write atomically."""
     input, output = Path(input), Path(output)
@@ -315,7 +347,7 @@ def predict_cross_validation(
     timing_csv: Path | None = None,
     device: str = "auto",
     threads: int = 1,
-    amp: str = "auto",
+    amp: str = TRAINED,
 ) -> None:
     """``dmr predict-cv``: each fold's test cases with that fold's model (``fold{k}/model.pt``).
 
@@ -327,8 +359,7 @@ def predict_cross_validation(
 
     torch.set_num_threads(threads)
     torch_device = resolve_device(device)
-    precision = resolve_precision(torch_device, amp)
-    log.info("inference on %s, precision %s (%s)", torch_device, precision.name, precision.reason)
+    chosen = inference_precision(torch_device, amp)
     folds_csv, models_dir, output = Path(folds_csv), Path(models_dir), Path(output)
     test_cases = _read_test_cases(folds_csv)
     cases = {case.case_id: case for case in read_dataset(fmt, raw_dir)}
@@ -344,7 +375,9 @@ def predict_cross_validation(
     with atomic_dir(output) as tmp:
         for fold, case_ids in test_cases.items():
             model = load_model(fold_models[fold], torch_device)
-            predictor = Predictor([model], precision=precision)
+            predictor = Predictor([model], precision=chosen)
+            precision = predictor.precisions[0]
+            log.info("fold %d: precision %s (%s)", fold, precision.name, precision.reason)
             regularized = (
                 _load_regularized(fold_models[fold].parent / "checkpoint.pt", torch_device)
                 if timing_csv is not None

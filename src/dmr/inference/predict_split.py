@@ -39,12 +39,13 @@ def predict_split(
     references: Path | None = None,
     device: str = "auto",
     threads: int = 1,
-    amp: str = "auto",
+    amp: str = "trained",
 ) -> int:
     """Write the ensemble's prediction of every case of ``split`` into ``output`` (atomically).
 
     ``models``: model folders holding ``fold*/model.pt`` (or model files); all of them vote.
-    ``amp``: precision of inference, as in training (:mod:`dmr.train.precision`).
+    ``amp``: precision of inference: ``trained`` (each model's own) or as in training
+    (:mod:`dmr.train.precision`).
     Returns the number of volumes written. A split without cases, or (``labelled``) without any
     reference, is an error naming the folder: there is nothing to predict.
     """

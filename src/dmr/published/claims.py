@@ -1,14 +1,19 @@
 """The paper's claims, judged on this run: DMR beats its baseline (Tables II, IV, VI), learned
 beats fixed task weights (Fig. 6), and the Dice hardly depends on the threshold T (Fig. 7).
 
-Each claim is ``holds``, ``does not hold`` or ``not run``, with the numbers that decided it, so a
-reader can disagree with the rule and still see the evidence.
+Each claim gets one of :data:`CLAIM_STATUSES` (a contract: the JSON, the Markdown and the report
+use these words) by the rules of :data:`CLAIM_RULES`, with the numbers that decided it, so a
+reader can disagree with the rule and still see the evidence. A direction alone is not evidence:
+a "DMR better" claim needs cells that differ significantly, and models that did not learn the
+task (mean Dice below :data:`LEARNED_DICE`) cannot support or refute anything.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +21,16 @@ import pandas as pd
 
 from dmr.errors import InputError
 from dmr.published.compare import DIRECTION_TABLES
+from dmr.published.vocabulary import KEY, base_of
 
 log = logging.getLogger(__name__)
 
-HOLDS, DOES_NOT_HOLD, NOT_RUN = "holds", "does not hold", "not run"
+HOLDS, CONTRADICTED, INCONCLUSIVE = "holds", "contradicted", "inconclusive"
+NOT_MEANINGFUL, NOT_RUN = "not meaningful", "not run"
+#: Every status a claim can have (the contract of ``paper_vs_reproduced.json``'s claims).
+CLAIM_STATUSES: tuple[str, ...] = (HOLDS, CONTRADICTED, INCONCLUSIVE, NOT_MEANINGFUL, NOT_RUN)
+#: Mean Dice (0-1) on its test data below which a model has not learned the task.
+LEARNED_DICE = 0.5
 FIGURE_COLUMNS: tuple[str, ...] = ("dataset", "model", "mean", "ci_low", "ci_high", "n")
 TABLE_TITLES: dict[str, str] = {
     "I": "Table I",
@@ -32,17 +43,30 @@ TABLE_TITLES: dict[str, str] = {
     "VIb": "Table VI(b)",
     "text": "Text",
 }
+#: The table whose Dice cells tell whether a model of a table learned (Table II(b) has none).
+_DICE_TABLE_OF: dict[str, str] = {"IIb": "IIa"}
 
-#: How each claim is decided; the Markdown prints these under the claims.
+#: How each claim is decided; the Markdown and the report print these under the claims.
 CLAIM_RULES: tuple[str, ...] = (
-    "DMR better than its baseline (per table): holds when our DMR cell is better than its "
-    "baseline (the direction rule above) in more than half of the table's DMR cells that we "
-    "ran; significant = better and our DMR cell carries a marker.",
-    "Learned better than fixed weights (Fig. 6): holds when, on every dataset, the learned "
-    "model's 95 % CI lies wholly above the fixed-weight model's (the paper's 'based on the 95% "
-    "bootstrap confidence intervals').",
-    "T insensitive (Fig. 7): holds when, on every dataset, the 95 % CIs of all thresholds "
-    "share a common value (no threshold is better than another by the CIs).",
+    f"`not meaningful`: the models a claim compares did not learn the task: a model whose mean "
+    f"Dice on the test data of the claim's table or figure is below {LEARNED_DICE:g} "
+    f"({100 * LEARNED_DICE:g} %) is left out, with its pair, and a claim left with nothing to "
+    "judge is `not meaningful`. `not run`: the config produced none of the claim's numbers.",
+    "DMR better than its baseline (per table): a cell counts as evidence only when DMR and its "
+    "baseline differ significantly (our DMR cell, or in Table IV the pair, carries a `*` or "
+    "`**` marker). `holds` when at least one cell is significantly better and none "
+    "significantly worse; `contradicted` when at least one is significantly worse and none "
+    "significantly better; `inconclusive` otherwise (no significant cell, or both kinds). The "
+    "directions without significance are counted in the detail, not judged.",
+    "Learned better than fixed weights (Fig. 6): per dataset, the learned model's 95 % CI "
+    "wholly above the fixed-weight model's is for the claim, wholly below against it "
+    "(the paper's 'based on the 95% bootstrap confidence intervals'). `holds` when it is "
+    "above on every dataset; `contradicted` when below on at least one and above on none; "
+    "`inconclusive` otherwise.",
+    "Dice insensitive to T (Fig. 7): per dataset, the 95 % CIs of all thresholds sharing a "
+    "common value is for the claim, two disjoint CIs against it. `holds` when they share a "
+    "value on every dataset; `contradicted` when they are disjoint on every dataset; "
+    "`inconclusive` when the datasets disagree.",
 )
 
 
@@ -79,8 +103,58 @@ def _point(row: pd.Series) -> str:
     return f"{row['model']} {row['mean']:.4g} [{row['ci_low']:.4g}, {row['ci_high']:.4g}]"
 
 
+def learned_dice(comparison: pd.DataFrame) -> dict[tuple[str, str, str], float]:
+    """Mean reproduced Dice (0-1) of each (table, dataset, method) over its Dice cells.
+
+    A table without Dice cells (Table II(b)) borrows them from the table of the same test data
+    (Table II(a)).
+    """
+    dice = comparison[(comparison["quantity"] == "dice_pct") & comparison["reproduced"].notna()]
+    means = dice.groupby(["table", "dataset", "method"])["reproduced"].mean() / 100.0
+    found = {key: float(value) for key, value in means.items()}
+    for table, source in _DICE_TABLE_OF.items():
+        for (t, dataset, method), value in list(found.items()):
+            if t == source:
+                found[(table, dataset, method)] = value
+    return found
+
+
+def _not_learned(
+    dice: Mapping[tuple[str, str, str], float], table: str, dataset: str, methods: list[str]
+) -> list[str]:
+    """The methods whose mean Dice is below :data:`LEARNED_DICE` (missing Dice: not judged)."""
+    return [
+        f"{method} {dice[(table, dataset, method)]:.3f}"
+        for method in methods
+        if dice.get((table, dataset, method), math.inf) < LEARNED_DICE
+    ]
+
+
+def _pair_significant(comparison: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
+    """Whether each DMR row's pair differs significantly: our marker on the DMR cell, or on its
+    baseline's (Table IV prints the pair's marker once, on the baseline)."""
+    key = [k for k in KEY if k != "method"]
+    bases = comparison.assign(base_marker=comparison["reproduced_marker"])[
+        [*key, "method", "base_marker"]
+    ].rename(columns={"method": "base"})
+    pairs = rows.assign(base=rows["method"].map(base_of)).merge(
+        bases, on=[*key, "base"], how="left"
+    )
+    marker = pairs["reproduced_marker"].fillna("") + pairs["base_marker"].fillna("")
+    return pd.Series((marker != "").to_numpy(), index=rows.index)
+
+
+def _direction_status(significant_for: int, significant_against: int) -> str:
+    if significant_for and not significant_against:
+        return HOLDS
+    if significant_against and not significant_for:
+        return CONTRADICTED
+    return INCONCLUSIVE
+
+
 def direction_claims(comparison: pd.DataFrame) -> list[Claim]:
     """ "DMR better than its baseline" for each of Tables II(a), II(b), IV, VI(a), VI(b)."""
+    dice = learned_dice(comparison)
     claims = []
     for table in DIRECTION_TABLES:
         rows = comparison[
@@ -96,19 +170,46 @@ def direction_claims(comparison: pd.DataFrame) -> list[Claim]:
         if ran.empty:
             claims.append(Claim(name, NOT_RUN, f"no DMR/baseline pair ran; {paper}"))
             continue
-        better = ran["reproduced_direction"] == "better"
-        significant = int((better & (ran["reproduced_marker"] != "")).sum())
-        agree = int((ran["direction_verdict"] == "direction reproduced").sum())
-        phantom = " (phantom data)" if ran["phantom"].any() else ""
-        detail = (
-            f"this run{phantom}: DMR better in {int(better.sum())} of {len(ran)} cells "
-            f"({significant} significantly), worse in "
-            f"{int((ran['reproduced_direction'] == 'worse').sum())}; {paper}; "
-            f"same direction as the paper in {agree} of {len(ran)}"
+        unlearned: set[str] = set()
+        keep = []
+        for _, row in ran.iterrows():
+            pair = [row["method"], str(base_of(row["method"]))]
+            failed = _not_learned(dice, table, row["dataset"], pair)
+            unlearned.update(f"{row['dataset']} {f}" for f in failed)
+            keep.append(not failed)
+        judged = ran[keep]
+        left_out = (
+            f"; left out, did not learn (mean Dice < {LEARNED_DICE:g}): "
+            f"{', '.join(sorted(unlearned))}"
+            if unlearned
+            else ""
         )
-        status = HOLDS if better.sum() > len(ran) / 2 else DOES_NOT_HOLD
-        claims.append(Claim(name, status, detail))
+        if judged.empty:
+            claims.append(Claim(name, NOT_MEANINGFUL, f"{len(ran)} cells ran{left_out}; {paper}"))
+            continue
+        significant = _pair_significant(comparison, judged)
+        better = judged["reproduced_direction"] == "better"
+        worse = judged["reproduced_direction"] == "worse"
+        significant_for = int((better & significant).sum())
+        significant_against = int((worse & significant).sum())
+        agree = int((judged["direction_verdict"] == "direction reproduced").sum())
+        phantom = " (phantom data)" if judged["phantom"].any() else ""
+        detail = (
+            f"this run{phantom}: DMR significantly better in {significant_for} of "
+            f"{len(judged)} cells, significantly worse in {significant_against}; better in "
+            f"{int(better.sum())}, worse in {int(worse.sum())} by direction alone; {paper}; "
+            f"same direction as the paper in {agree} of {len(judged)}{left_out}"
+        )
+        claims.append(Claim(name, _direction_status(significant_for, significant_against), detail))
     return claims
+
+
+def _figure_unlearned(group: pd.DataFrame) -> list[str]:
+    return [
+        f"{row['model']} {row['mean']:.3f}"
+        for _, row in group.iterrows()
+        if row["mean"] < LEARNED_DICE
+    ]
 
 
 def weighting_claim(fig6: pd.DataFrame | None) -> Claim:
@@ -116,22 +217,43 @@ def weighting_claim(fig6: pd.DataFrame | None) -> Claim:
     name = "Learned better than fixed task weights (Fig. 6)"
     if fig6 is None:
         return Claim(name, NOT_RUN, "no Fig. 6 data (results/figures/fig6.csv)")
-    verdicts, details = [], []
+    above, below, details, unlearned = 0, 0, [], []
     for _, fixed in fig6[fig6["model"].str.endswith("-dmr_fixed")].iterrows():
         learned = fig6[
             (fig6["dataset"] == fixed["dataset"]) & (fig6["model"] == f"{fixed['arch']}-dmr")
         ]
         if learned.empty:
             continue
-        above = learned.iloc[0]["ci_low"] > fixed["ci_high"]
-        verdicts.append(above)
-        relation = "CI above" if above else "CIs overlap or lower"
-        details.append(
-            f"{fixed['dataset']}: {_point(learned.iloc[0])} vs {_point(fixed)}: {relation}"
-        )
-    if not verdicts:
+        pair = pd.concat([learned.iloc[:1], fixed.to_frame().T])
+        failed = _figure_unlearned(pair)
+        if failed:
+            unlearned += [f"{fixed['dataset']} {f}" for f in failed]
+            continue
+        point = learned.iloc[0]
+        if point["ci_low"] > fixed["ci_high"]:
+            above, relation = above + 1, "CI above"
+        elif point["ci_high"] < fixed["ci_low"]:
+            below, relation = below + 1, "CI below"
+        else:
+            relation = "CIs overlap"
+        details.append(f"{fixed['dataset']}: {_point(point)} vs {_point(fixed)}: {relation}")
+    left_out = (
+        f"left out, did not learn (mean Dice < {LEARNED_DICE:g}): {', '.join(unlearned)}"
+        if unlearned
+        else ""
+    )
+    if not details:
+        if unlearned:
+            return Claim(name, NOT_MEANINGFUL, left_out)
         return Claim(name, NOT_RUN, "Fig. 6 data hold no learned/fixed pair of one network")
-    return Claim(name, HOLDS if all(verdicts) else DOES_NOT_HOLD, "; ".join(details))
+    judged = len(details)
+    if above == judged:
+        status = HOLDS
+    elif below and not above:
+        status = CONTRADICTED
+    else:
+        status = INCONCLUSIVE
+    return Claim(name, status, "; ".join([*details, left_out] if left_out else details))
 
 
 def threshold_claim(fig7: pd.DataFrame | None) -> Claim:
@@ -139,14 +261,31 @@ def threshold_claim(fig7: pd.DataFrame | None) -> Claim:
     name = "Dice insensitive to the distance-map threshold T (Fig. 7)"
     if fig7 is None:
         return Claim(name, NOT_RUN, "no Fig. 7 data (results/figures/fig7.csv)")
-    verdicts, details = [], []
+    verdicts, details, unlearned = [], [], []
     for (dataset, _), group in fig7.groupby(["dataset", "arch"], sort=True):
         if len(group) < 2:
+            continue
+        failed = _figure_unlearned(group)
+        if failed:
+            unlearned += [f"{dataset} {f}" for f in failed]
             continue
         shared = group["ci_low"].max() <= group["ci_high"].min()
         verdicts.append(shared)
         points = ", ".join(_point(row) for _, row in group.iterrows())
         details.append(f"{dataset}: {points}: CIs {'share' if shared else 'do not share'} a value")
+    left_out = (
+        f"left out, did not learn (mean Dice < {LEARNED_DICE:g}): {', '.join(unlearned)}"
+        if unlearned
+        else ""
+    )
     if not verdicts:
+        if unlearned:
+            return Claim(name, NOT_MEANINGFUL, left_out)
         return Claim(name, NOT_RUN, "Fig. 7 data hold fewer than two thresholds per network")
-    return Claim(name, HOLDS if all(verdicts) else DOES_NOT_HOLD, "; ".join(details))
+    if all(verdicts):
+        status = HOLDS
+    elif not any(verdicts):
+        status = CONTRADICTED
+    else:
+        status = INCONCLUSIVE
+    return Claim(name, status, "; ".join([*details, left_out] if left_out else details))

@@ -26,6 +26,8 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "sigma_mad",
     "weight_ce",
     "weight_mad",
+    "sigma_ce_ratio",
+    "sigma_mad_ratio",
     "lr",
     "seconds",
     "device",
@@ -73,6 +75,9 @@ class TrainConfig:
     #: Training slices over which BatchNorm statistics are recomputed before each validation
     #: (``dmr.train.batchnorm``); 0 keeps PyTorch's running averages.
     bn_stats_slices: int = 0
+    #: Learning rate of the DMR loss's s = log sigma relative to ``lr`` (1: the paper's; see
+    #: ``dmr.train.steps.build_optimizer``).
+    sigma_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         # Checked here, before any data is read: torch rejects a bad lr only when it builds the
@@ -86,6 +91,8 @@ class TrainConfig:
             raise DmrError(f"--bn-stats-slices must be >= 0, got {self.bn_stats_slices}")
         if not self.lr > 0:
             raise DmrError(f"--lr must be positive, got {self.lr}")
+        if not self.sigma_lr_scale > 0:
+            raise DmrError(f"--sigma-lr-scale must be positive, got {self.sigma_lr_scale}")
         if not 0 < self.lr_decay <= 1:
             raise DmrError(f"--lr-decay must be in (0, 1], got {self.lr_decay}")
         object.__setattr__(self, "amp", parse_amp(self.amp))

@@ -6,6 +6,8 @@ one function that names the file when it cannot be used.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -42,3 +44,20 @@ def read_history(path: str | Path, required: tuple[str, ...] = ("epoch",)) -> pd
             + (f"; missing {missing}" if missing else "")
         )
     return history
+
+
+def sigma_ratios(row: Mapping[str, float], learned: bool) -> dict[str, float]:
+    """sigma / L of each task at the end of an epoch: its sigma over the epoch's mean training
+    loss of that task (``sigma_ce_ratio``, ``sigma_mad_ratio``).
+
+    Eq. 7 is minimal in sigma at sigma = L, so a ratio near 1 says the learned task weight is
+    at its equilibrium, the regime the paper's networks train in (its sigma_CE ~ 0.01 and
+    sigma_MAD ~ 13-17 are its two losses). NaN where the weights are not ``learned`` (CE models
+    and the fixed weighting) or a loss is not positive.
+    """
+    ratios = {}
+    for task in ("ce", "mad"):
+        sigma, loss = row.get(f"sigma_{task}", math.nan), row.get(f"train_{task}", math.nan)
+        usable = learned and math.isfinite(sigma) and loss > 0
+        ratios[f"sigma_{task}_ratio"] = sigma / loss if usable else math.nan
+    return ratios

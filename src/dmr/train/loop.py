@@ -24,6 +24,7 @@ from dmr.train.checkpoint import load_checkpoint, save_checkpoint
 from dmr.train.config import HISTORY_COLUMNS, TrainConfig
 from dmr.train.data import SliceDataset, build_datasets, epoch_seed
 from dmr.train.devices import device_label, resolve_device, seed_everything
+from dmr.train.history import sigma_ratios
 from dmr.train.losses import build_loss
 from dmr.train.precision import resolve_precision
 from dmr.train.state import (
@@ -70,7 +71,7 @@ def train(cfg: TrainConfig) -> None:
     if cfg.checkpoint_activations:
         log.info("activation checkpointing: %s", ", ".join(enable_activation_checkpointing(model)))
     loss_fn = build_loss(cfg.loss, cfg.weighting).to(device)
-    optimizer = build_optimizer(model, loss_fn, cfg.lr)
+    optimizer = build_optimizer(model, loss_fn, cfg.lr, cfg.sigma_lr_scale)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
 
@@ -136,6 +137,7 @@ def train(cfg: TrainConfig) -> None:
             amp_dtype=amp_dtype,
         )
         row |= evaluate(model, loss_fn, val_data, cfg.batch_size, device, amp_dtype)
+        row |= sigma_ratios(row, learned=regularized and cfg.weighting == "learned")
         scheduler.step()
         row |= {
             "lr": lr,
@@ -153,7 +155,7 @@ def train(cfg: TrainConfig) -> None:
             }
         log.info(
             "epoch %d/%d  loss %.4f (ce %.4f mad %.4f)  val loss %.4f dice %.4f mad %.4g  "
-            "sigma ce %.3g mad %.3g  lr %.3g  %.1f s",
+            "sigma ce %.3g mad %.3g (x%.2f, x%.2f the train loss)  lr %.3g  %.1f s",
             epoch + 1,
             cfg.epochs,
             row["train_loss"],
@@ -164,6 +166,8 @@ def train(cfg: TrainConfig) -> None:
             row["val_mad"],
             row["sigma_ce"],
             row["sigma_mad"],
+            row["sigma_ce_ratio"],
+            row["sigma_mad_ratio"],
             lr,
             row["seconds"],
         )

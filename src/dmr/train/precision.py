@@ -1,18 +1,25 @@
 """Which arithmetic training and inference run in: float32 or bf16/fp16 autocast (``amp``).
 
-Why ``auto`` and not always bf16: autocast pays only on hardware with bf16 matrix units. On an
-Intel Xeon with AMX and AVX512-BF16 one CPU training step ran U-Net at 128 px, width 32 4.0x
-faster in bf16 than in float32 and DMR-U-Net 3.1x; a CPU without such units emulates bf16
-arithmetic and is slower than float32. So ``auto`` chooses:
+Why ``auto`` is float32 on CPUs: autocast pays only where the matrices are large enough for bf16
+matrix units to matter. On an Intel Xeon with AMX and AVX512-BF16 one CPU training step ran
+U-Net at 128 px, width 32 4.0x faster in bf16 than in float32 and DMR-U-Net 3.1x; at the
+default's 48 px, width 8 bf16 was 0.6-1.5x float32 (``benchmarks/train_throughput.py``): no
+reliable gain, and numbers that would change with the CPU that ran them (the default's claims
+did). So ``auto`` chooses:
 
 - CUDA: bf16 on GPUs with native bf16 (compute capability 8.0 or newer: Ampere, Ada, Hopper,
   Blackwell; every ROCm GPU PyTorch supports), float32 on older GPUs;
-- CPU: bf16 when the CPU reports bf16 matrix instructions (``amx_bf16`` or ``avx512_bf16`` among
-  the Linux ``/proc/cpuinfo`` flags; elsewhere PyTorch's own cpuinfo probe), float32 otherwise.
+- CPU: float32, on every CPU, so that a result does not hang on which CPU produced it.
+  ``true`` opts in to bf16 (worth it at the paper's sizes on CPUs with ``amx_bf16`` or
+  ``avx512_bf16``; emulated, and slower than float32, on CPUs without them).
 
 ``true`` forces autocast (bf16; fp16 with loss scaling on a CUDA GPU without native bf16, and
 emulated bf16 on a CPU without bf16 units), ``false`` forces float32. The loss, the optimiser
 state and the weights stay float32 in every case (autocast, not a bf16 model).
+
+Inference (``dmr predict``, the workflow's predictions) runs by default in the precision the
+model trained in (``trained``, :func:`trained_precision`): a model trained in bf16 and applied
+in float32 (or the reverse) labels some voxels differently from its own evaluation.
 """
 
 from __future__ import annotations
@@ -111,14 +118,39 @@ def resolve_precision(device: torch.device, amp: str | bool) -> Precision:
         return Precision("fp16", torch.float16, "amp true: the GPU has no native bf16, fp16")
     if device.type == "cpu":
         units = cpu_bf16_units()
-        if units:
-            return Precision("bf16", torch.bfloat16, f"amp {amp}: the CPU has {'+'.join(units)}")
         if amp == "auto":
-            return Precision("fp32", None, "amp auto: the CPU has no bf16 matrix units")
+            has = f"has {'+'.join(units)}" if units else "has no bf16 matrix units"
+            return Precision("fp32", None, f"amp auto: float32 on CPUs (this one {has})")
+        if units:
+            return Precision("bf16", torch.bfloat16, f"amp true: the CPU has {'+'.join(units)}")
         return Precision("bf16", torch.bfloat16, "amp true: bf16 emulated (no bf16 units)")
     if amp == "auto":
         return Precision("fp32", None, f"amp auto: no bf16 detection for {device.type}")
     return Precision("bf16", torch.bfloat16, f"amp true on {device.type}")
+
+
+#: ``--amp`` of inference: the switch values or ``trained`` (each model's training precision).
+TRAINED = "trained"
+_AUTOCAST_DTYPES: dict[str, torch.dtype | None] = {
+    "fp32": None,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
+
+
+def parse_inference_amp(value: str | bool) -> str:
+    """``trained``, or what :func:`parse_amp` accepts."""
+    return TRAINED if value == TRAINED else parse_amp(value)
+
+
+def trained_precision(name: str, device: torch.device) -> Precision:
+    """The precision a model recorded as trained in (``fp32``, ``bf16``, ``fp16``), to apply it
+    as it was evaluated during training. fp16 without CUDA runs as bf16 (CPU autocast)."""
+    if name not in _AUTOCAST_DTYPES:
+        raise ValueError(f"unknown training precision {name!r}; expected fp32, bf16 or fp16")
+    if name == "fp16" and device.type != "cuda":
+        return Precision("bf16", torch.bfloat16, "trained in fp16 on CUDA; bf16 off CUDA")
+    return Precision(name, _AUTOCAST_DTYPES[name], f"the model trained in {name}")
 
 
 def legacy_precision(device: str, amp: bool) -> str:

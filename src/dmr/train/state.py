@@ -157,7 +157,13 @@ def restore_train_state(
     epoch so far and the history."""
     model.load_state_dict(state["model"])
     loss_fn.load_state_dict(state["loss"])
-    optimizer.load_state_dict(state["optimizer"])
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+    except ValueError as exc:  # e.g. written before the sigmas had their own parameter group
+        raise DmrError(
+            f"the resume checkpoint's optimiser state does not fit this version's optimiser "
+            f"({exc}); delete the checkpoint folder to start this training afresh"
+        ) from exc
     scheduler.load_state_dict(state["scheduler"])
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
