@@ -42,7 +42,11 @@ def overlay(size: int, width: int, seed: int, amp: str) -> dict:
     return {
         "datasets": datasets,
         "models": list(MODELS),
-        "training": {"width": width, "seed": seed, "amp": amp},
+        "training": {
+            "width": width,
+            "seed": seed,
+            "amp": {"true": True, "false": False}.get(amp, amp),
+        },
     }
 
 
@@ -57,6 +61,7 @@ def run_workflow(directory: Path, config: dict, cores: int) -> float:
         "snakemake",
         "-s",
         str(REPO / "Snakefile"),
+        *targets,
         "--directory",
         str(directory),
         "--configfile",
@@ -66,7 +71,6 @@ def run_workflow(directory: Path, config: dict, cores: int) -> float:
         str(cores),
         "--quiet",
         "all",
-        *targets,
     ]
     started = time.perf_counter()
     with open(directory / "snakemake.log", "w", encoding="utf-8") as log:
@@ -127,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             row = {"size": size, "width": width, "seed": seed, "dataset": dataset}
             row |= dice_comparison(directory, dataset) | sigma_bounds(directory, dataset)
             rows.append(row | {"run_seconds": seconds})
-            print("  " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()), flush=True)
+            shown = (f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
+            print("  " + ", ".join(shown), flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(rows).to_csv(args.out, index=False, float_format="%.6g")
     return 0

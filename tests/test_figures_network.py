@@ -149,7 +149,9 @@ def _history(path: Path, variant: str, offset: float, epochs: int = 3) -> Path:
     rows = [
         {"epoch": e, "train_dice_loss": 0.5 / e + offset, "val_dice_loss": 0.6 / e + offset,
          "train_mad": 10.0 / e if dmr else np.nan, "val_mad": 12.0 / e if dmr else np.nan,
-         "weight_ce": 1.0 + e if dmr else 1.0, "weight_mad": 1.0 / (1 + e) if dmr else np.nan}
+         "weight_ce": 1.0 + e if dmr else 1.0, "weight_mad": 1.0 / (1 + e) if dmr else np.nan,
+         "sigma_ce_ratio": 0.9 + 0.05 * e if dmr else np.nan,
+         "sigma_mad_ratio": 0.5 * e if dmr else np.nan}
         for e in range(1, epochs + 1)
     ]  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +174,8 @@ def test_learning_curves_average_over_folds(tmp_path: Path) -> None:
         ("acdc", "unet-dmr", "train_dice_loss", 1)
     ]
     assert first["mean"] == pytest.approx(0.6) and first["n"] == 3
+    ratios = table[table["quantity"] == "sigma_mad_ratio"]
+    assert set(ratios["model"]) == {"unet-dmr"} and ratios["mean"].tolist()[:3] == [0.5, 1, 1.5]
     training.write_curves(paths, tmp_path / "figS4", n_resamples=99, seed=0)
     assert figure_paths(tmp_path / "figS4")["png"].stat().st_size > 20_000
     with pytest.raises(InputError, match="expected a path like"):

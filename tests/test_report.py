@@ -26,6 +26,7 @@ from dmr.report import build_context, render_report, write_report
 from dmr.report.captions import inline_spans, render_caption, rst_paragraphs
 from dmr.report.context import figure_title, table_title
 from dmr.report.provenance import git_commit, training_devices
+from dmr.report.scope import MINIATURE, PAPER, SMOKE, RunScope, run_scope
 from dmr.tables import Table, write_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,6 +188,7 @@ def run_files(tmp_path: Path, acdc_root: Path) -> dict[str, object]:
     assert main(["write-config", "--config-json", resolved, "-o", str(config)]) == 0
     return {
         "config_path": config,
+        "config_files": ["config/config.yaml", "config/test.yaml"],
         "tables": [results / "tables" / "table2a.html"],
         "figures": [figures / "fig5.png", figures / "phantoms_acdc.png"],
         "summary": results / "tables" / "paper_vs_reproduced.json",
@@ -215,6 +217,9 @@ def test_the_page_holds_every_section_escaped_and_self_contained(run_files: dict
     for status in ("holds", "contradicted", "inconclusive", "not-meaningful"):
         assert f'class="status {status}"' not in html  # nothing ran: every claim is "not run"
     assert html.count('class="status not-run"') == 7
+    # The header names the config files and says the run is a smoke run (config/test.yaml).
+    assert "<code>config/config.yaml</code>, <code>config/test.yaml</code>" in html
+    assert 'class="banner smoke-run"' in html and "This is a smoke run" in html
 
 
 def test_bad_inputs_are_refused_naming_the_file(run_files: dict, tmp_path: Path) -> None:
@@ -243,9 +248,11 @@ def test_the_cli_writes_the_report_and_refuses_a_bad_config(
             "--data-checks", *map(str, run_files["data_checks"]),
             "--histories", *map(str, run_files["histories"]),
             "--captions", str(CAPTIONS), "--workflow-dir", str(tmp_path),
+            "--config-files", "config/config.yaml", "my run.yaml",
             "-o", str(out)]  # fmt: skip
     assert main(argv) == 0
     assert 'id="table2a"' in out.read_text()
+    assert "<code>my run.yaml</code>" in out.read_text()
     assert main(["write-config", "--config-json", "[1]", "-o", str(tmp_path / "c.json")]) == 1
     assert "expected a JSON object" in capsys.readouterr().err
     write_report(build_context(**run_files), out)  # rewritten atomically, no temp file left
@@ -305,3 +312,30 @@ def test_the_runs_report_renders_in_chromium_with_every_table_and_figure(
     colours = len(np.unique(pixels.reshape(-1, 3), axis=0))
     inked = (pixels < 240).any(axis=2).mean()
     assert colours > 200 and inked > 0.1, f"{shot}: {colours} colours, {inked:.1%} non-white"
+
+
+def _merged(*names: str) -> dict:
+    """config/config.yaml with other config files on top, merged as Snakemake merges them."""
+
+    def merge(into: dict, other: dict) -> dict:
+        for key, value in other.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+        return into
+
+    config: dict = {}
+    for name in ("config.yaml", *names):
+        merge(config, yaml.safe_load((ROOT / "config" / name).read_text()))
+    return config
+
+
+def test_the_run_scope_tells_the_paper_from_a_miniature_and_a_smoke_run() -> None:
+    default = run_scope(_merged())
+    assert default.kind == MINIATURE
+    assert "acdc: 12-48 epochs instead of the paper's 100" in default.reasons
+    assert "lvsc: width 8 instead of the paper's 32" in default.reasons
+    assert any(r.startswith("synthetic phantom data (acdc, lvsc)") for r in default.reasons)
+    assert run_scope(_merged("test.yaml")).kind == SMOKE
+    assert run_scope(_merged("paper.yaml")) == RunScope(PAPER)

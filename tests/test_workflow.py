@@ -4,13 +4,20 @@ config/test.yaml (phantoms -> checks -> preprocessing -> training -> metrics -> 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import SimpleITK as sitk
+import torch
 import yaml
+
+from dmr.cli import main
+from dmr.published.claims import CLAIM_STATUSES
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
@@ -182,7 +189,8 @@ def test_gpu_slots_share_a_gpu_and_its_memory(slots, gpu, fraction, tmp_path: Pa
             ("--data-memory-fraction", fraction),
         ):
             assert words[words.index(option) + 1] == value
-    assert all(words[words.index("--amp") + 1] == "auto" for words in predict)
+    # Predictions run in the precision each model trained in, whatever training.amp says.
+    assert all(words[words.index("--amp") + 1] == "trained" for words in predict)
     gpu_jobs = [line for line in lines if "gpu_slot=" in line]
     assert len(gpu_jobs) == len(train) + len(predict)
     assert all(f"gpu={gpu}," in line and "gpu_slot=1" in line for line in gpu_jobs)
@@ -262,6 +270,36 @@ def test_end_to_end_metrics_are_in_range(test_run: Path) -> None:
     tested = folds[folds["split"] == "test"]
     assert sorted(metrics["case"].unique()) == sorted(tested["case"].unique())
     assert len(metrics) == len(tested) * 2 * 3
+
+
+def test_dmr_predict_labels_a_case_as_the_workflow_did(test_run: Path, tmp_path: Path) -> None:
+    """A user's `dmr predict` of a test case gives the workflow's own prediction of it, voxel for
+    voxel: both run the model in the precision it trained in (bf16 in config/test.yaml)."""
+    folds = pd.read_csv(test_run / "results" / "acdc" / "folds.csv")
+    tested = folds[folds["split"] == "test"].iloc[0]
+    case, fold = tested["case"], int(tested["fold"])
+    folder = test_run / "resources" / "acdc" / "training" / case
+    ed = int(re.search(r"^ED:\s*(\d+)", (folder / "Info.cfg").read_text(), re.M).group(1))
+    model = test_run / "results" / "acdc" / "models" / "unet-dmr" / f"fold{fold}" / "model.pt"
+    assert torch.load(model, weights_only=True)["precision"] == "bf16"
+    out = tmp_path / "ed.nii.gz"
+    argv = ["predict", "--model", str(model), str(folder / f"{case}_frame{ed:02d}.nii.gz")]
+    assert main([*argv, "-o", str(out)]) == 0
+    workflow = test_run / "results" / "acdc" / "predictions" / "unet-dmr" / "volumes"
+    ours = sitk.GetArrayFromImage(sitk.ReadImage(str(out)))
+    theirs = sitk.GetArrayFromImage(sitk.ReadImage(str(workflow / f"{case}_ED.nii.gz")))
+    assert ours.shape == theirs.shape and np.array_equal(ours, theirs)
+
+
+def test_a_smoke_run_judges_no_claim(test_run: Path) -> None:
+    """config/test.yaml's models learn nothing in 2 epochs: no claim may hold or be refuted."""
+    summary = json.loads((test_run / "results" / "tables" / "paper_vs_reproduced.json").read_text())
+    statuses = {claim["name"]: claim["status"] for claim in summary["claims"]}
+    assert set(statuses.values()) <= set(CLAIM_STATUSES)
+    assert not {"holds", "contradicted"} & set(statuses.values()), statuses
+    assert statuses["DMR better than its baseline, Table II(a)"] == "not meaningful"
+    html = (test_run / "results" / "report.html").read_text()
+    assert 'class="banner smoke-run"' in html and "config/test.yaml" in html
 
 
 def test_end_to_end_table2a_has_paper_rows(test_run: Path) -> None:

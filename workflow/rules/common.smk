@@ -1,5 +1,6 @@
 # Config validation, wildcard constraints and the small functions every rule uses.
 import json
+import shlex
 from pathlib import Path
 
 from snakemake.utils import validate

@@ -32,10 +32,13 @@ rule report:
     conda:
         "../../envs/dmr.yaml"
     params:
+        # The config file(s) the run was started with (the default and any --configfile).
+        config_files=" ".join(shlex.quote(str(f)) for f in workflow.configfiles),
         captions=f"{workflow.basedir}/workflow/report",
         workflow_dir=workflow.basedir,
     shell:
-        "dmr report --config {input.config} --summary {input.summary} "
+        "dmr report --config {input.config} --config-files {params.config_files} "
+        "--summary {input.summary} "
         "--tables {input.tables} --figures {input.figures} --data-checks {input.checks} "
         "--histories {input.histories} --captions {params.captions:q} "
         "--workflow-dir {params.workflow_dir:q} -o {output} > {log} 2>&1"

@@ -16,6 +16,12 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
         "--config", required=True, type=Path, help="resolved config JSON (dmr write-config)"
     )
     p.add_argument(
+        "--config-files",
+        nargs="*",
+        default=[],
+        help="the config file(s) the run was started with, named in the report's header",
+    )
+    p.add_argument(
         "--summary",
         required=True,
         type=Path,
@@ -66,6 +72,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     context = build_context(
         config_path=args.config,
+        config_files=args.config_files,
         tables=args.tables,
         figures=args.figures,
         summary=args.summary,

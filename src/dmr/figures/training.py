@@ -1,9 +1,12 @@
-"""Fig. S4: learning curves across folds — Dice loss, distance-map MAD and learned task weights.
+"""Fig. S4: learning curves across folds — Dice loss, distance-map MAD, learned task weights and
+each learned sigma over its task's training loss.
 
 Per dataset, model and epoch, the mean over folds and its 95 % bootstrap CI (folds are the unit,
 so n is the number of folds that reached that epoch). Base models have no MAD and no weights
 (their ``*_mad`` columns are NaN by contract), so they appear in the Dice-loss panels only;
-fixed-weighting variants keep weight 1 and are drawn as such.
+fixed-weighting variants keep weight 1 and are drawn as such. Row (d), sigma / L, is drawn for
+learned weightings only: Eq. 7 is minimal at sigma = L, so a ratio near 1 (the shaded band is
+[0.8, 1.25]) says the task weights are in the regime the paper's networks train in.
 """
 
 from __future__ import annotations
@@ -31,10 +34,16 @@ QUANTITIES: dict[str, tuple[str, str, str]] = {
     "val_mad": ("mad", "validation", "MAD of distance maps (pixels)"),
     "weight_ce": ("weight", "cross-entropy weight", "task weight 1/sigma (log)"),
     "weight_mad": ("weight", "MAD weight", "task weight 1/sigma (log)"),
+    "sigma_ce_ratio": ("ratio", "cross-entropy sigma / L", "sigma / training loss (log)"),
+    "sigma_mad_ratio": ("ratio", "MAD sigma / L", "sigma / training loss (log)"),
 }
 #: Quantities a base (cross-entropy only) model does not have.
 DMR_ONLY: tuple[str, ...] = ("train_mad", "val_mad", "weight_ce", "weight_mad")
-ROWS: tuple[str, ...] = ("dice", "mad", "weight")
+#: Quantities only learned weightings have (NaN for base and fixed-weight models: dropped).
+LEARNED_ONLY: tuple[str, ...] = ("sigma_ce_ratio", "sigma_mad_ratio")
+#: Where sigma / L counts as at its equilibrium (the default's bounds, docs/miniature.md).
+EQUILIBRIUM_BAND: tuple[float, float] = (0.8, 1.25)
+ROWS: tuple[str, ...] = ("dice", "mad", "weight", "ratio")
 
 
 def read_histories(paths: Sequence[Path]) -> pd.DataFrame:
@@ -45,9 +54,13 @@ def read_histories(paths: Sequence[Path]) -> pd.DataFrame:
     for path in map(Path, paths):
         dataset, model, fold = history_identity(path)
         history = read_history(path)
-        require_columns(history, ["epoch", *QUANTITIES], str(path))
-        wanted = [q for q in QUANTITIES if split_model(model)[1] != "base" or q not in DMR_ONLY]
+        required = [q for q in QUANTITIES if q not in LEARNED_ONLY]
+        require_columns(history, ["epoch", *required], str(path))
+        wanted = [q for q in required if split_model(model)[1] != "base" or q not in DMR_ONLY]
+        # Histories written before the sigma / L columns existed simply lack row (d).
+        wanted += [q for q in LEARNED_ONLY if q in history.columns]
         long = history.melt(id_vars="epoch", value_vars=wanted, var_name="quantity")
+        long = long[~(long["quantity"].isin(LEARNED_ONLY) & long["value"].isna())]
         missing = long[long["value"].isna()]
         if not missing.empty:
             raise InputError(
@@ -100,10 +113,13 @@ def plot_curves(table: pd.DataFrame, dataset_labels: Mapping[str, str] | None = 
                 _draw_curves(ax, table, dataset, quantity, models)
                 _, column_title, ylabel = QUANTITIES[quantity]
                 name = (dataset_labels or {}).get(dataset, dataset.upper())
-                ax.set_title(f"({'abc'[r]}) {name}: {column_title}", fontsize=8)
+                ax.set_title(f"({'abcd'[r]}) {name}: {column_title}", fontsize=8)
                 if c == 0 or k == 0:
                     ax.set_ylabel(ylabel)
-                if row == "weight":
+                if row == "ratio":
+                    ax.axhspan(*EQUILIBRIUM_BAND, color="0.85", zorder=0, linewidth=0)
+                    ax.axhline(1.0, color="0.5", linewidth=0.6, zorder=0)
+                if row in ("weight", "ratio"):
                     _log_axis(ax)
                 ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
                 if r == len(rows) - 1:

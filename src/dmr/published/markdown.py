@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dmr.published.claims import CLAIM_RULES, TABLE_TITLES, Claim
+from dmr.published.claims import CLAIM_RULES, CLAIM_STATUSES, TABLE_TITLES, Claim
 from dmr.published.compare import VERDICT_RULES, VERDICTS
 from dmr.published.summary import verdict_counts
 from dmr.published.vocabulary import KEY, TABLES, printed_decimals
@@ -112,6 +112,12 @@ def render_markdown(
         "",
         *(f"{i}. {rule}" for i, rule in enumerate(VERDICT_RULES, start=1)),
         "",
+        "## Claim rules",
+        "",
+        f"Each claim is one of {', '.join(f'`{s}`' for s in CLAIM_STATUSES)}.",
+        "",
+        *(f"- {rule}" for rule in CLAIM_RULES),
+        "",
         "## Summary",
         "",
         *_summary(comparison),
@@ -120,9 +126,7 @@ def render_markdown(
         "",
         *(f"- **{claim.name}**: {claim.status}. {_escape(claim.detail)}" for claim in claims),
         "",
-        "How a claim is decided:",
-        "",
-        *(f"- {rule}" for rule in CLAIM_RULES),
+        "(How a claim is decided: \"Claim rules\" above.)",
     ]
     for table in TABLES:
         rows = comparison[comparison["table"] == table]

@@ -21,6 +21,7 @@ from typing import Any
 from dmr.errors import InputError
 from dmr.report.captions import Paragraph, render_caption
 from dmr.report.provenance import Provenance, collect_provenance, read_config
+from dmr.report.scope import RunScope, run_scope
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV", "5": "V", "6": "VI"}
@@ -97,6 +98,10 @@ class ReportContext:
 
     title: str
     intro: list[Paragraph]
+    #: The config file(s) the run was started with, as given to Snakemake.
+    config_files: list[str]
+    #: Paper, miniature or smoke run, and why (the banner).
+    scope: RunScope
     provenance: Provenance
     summary: Summary
     tables: list[TableSection]
@@ -257,6 +262,7 @@ def read_summary(path: Path, captions: Path, config: dict[str, Any]) -> Summary:
 def build_context(
     *,
     config_path: str | os.PathLike[str],
+    config_files: Sequence[str] = (),
     tables: Sequence[str | os.PathLike[str]],
     figures: Sequence[str | os.PathLike[str]],
     summary: str | os.PathLike[str],
@@ -288,6 +294,8 @@ def build_context(
     return ReportContext(
         title="dmr-cardiac: distance map regularized CNNs, reproduced",
         intro=render_caption(captions / f"{WORKFLOW_CAPTION}.rst", config),
+        config_files=[str(p) for p in config_files],
+        scope=run_scope(config),
         provenance=collect_provenance(config, workflow_dir, histories, now=now),
         summary=read_summary(Path(summary), captions, config),
         tables=[read_table(p) for p in table_paths],
