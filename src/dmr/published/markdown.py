@@ -126,7 +126,7 @@ def render_markdown(
         "",
         *(f"- **{claim.name}**: {claim.status}. {_escape(claim.detail)}" for claim in claims),
         "",
-        "(How a claim is decided: \"Claim rules\" above.)",
+        '(How a claim is decided: "Claim rules" above.)',
     ]
     for table in TABLES:
         rows = comparison[comparison["table"] == table]
