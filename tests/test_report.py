@@ -219,7 +219,7 @@ def test_the_page_holds_every_section_escaped_and_self_contained(run_files: dict
         assert f'class="status {status}"' not in html  # nothing ran: every claim is "not run"
     assert html.count('class="status not-run"') == 7
     # The header names the config files and says the run is a smoke run (config/test.yaml).
-    assert "<code>config/config.yaml</code>, <code>config/test.yaml</code>" in html
+    assert "<code>config/config.yaml</code>, then <code>config/test.yaml</code>" in html
     assert 'class="banner smoke-run"' in html and "This is a smoke run" in html
 
 

@@ -129,6 +129,18 @@ def train_cfg(wildcards):
     return merged
 
 
+def config_file_names():
+    """The config files of this run in the order they apply (the default first, each later one
+    laid over it), relative to the workflow when inside it, for the report's header."""
+    base = Path(workflow.basedir).resolve()
+    default = base / "config" / "config.yaml"
+    files = list(dict.fromkeys(Path(f).resolve() for f in workflow.configfiles))
+    ordered = [f for f in files if f == default] + [f for f in files if f != default]
+    return [
+        str(f.relative_to(base)) if f.is_relative_to(base) else str(f) for f in ordered
+    ]
+
+
 def wants_cuda():
     return str(config["training"]["device"]).startswith("cuda")
 

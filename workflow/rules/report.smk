@@ -32,8 +32,8 @@ rule report:
     conda:
         "../../envs/dmr.yaml"
     params:
-        # The config file(s) the run was started with (the default and any --configfile).
-        config_files=" ".join(shlex.quote(str(f)) for f in workflow.configfiles),
+        # The config file(s) the run was started with (the default, then any --configfile).
+        config_files=" ".join(shlex.quote(f) for f in config_file_names()),
         captions=f"{workflow.basedir}/workflow/report",
         workflow_dir=workflow.basedir,
     shell:
