@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,3 +74,39 @@ def test_data_throughput_reports_the_mode_dmr_train_chooses(tmp_path: Path) -> N
     assert modes["host"]["chosen"] and modes["host"]["img_s"] == report["img_s"]
     assert report["read_batch_img_s"] == modes["read_batch"]["img_s"]
     assert "| host (chosen) |" in run.stdout
+
+
+def _run_folder(root: Path, dice: float, mad_last: float, sigma_ratio: float) -> Path:
+    """A finished run's files as miniature_bounds.py reads them: one metrics CSV per model and a
+    DMR history whose validation MAD goes 20 -> ``mad_last`` and sigma/L sits at the ratio."""
+    results = root / "results" / "acdc"
+    (results / "metrics").mkdir(parents=True)
+    for model in ("unet-base", "unet-dmr"):
+        pd.DataFrame({"dice": [dice, dice]}).to_csv(results / "metrics" / f"{model}.csv")
+    epochs = range(1, 11)
+    history = pd.DataFrame(
+        {
+            "epoch": list(epochs),
+            "val_mad": [20.0 - (20.0 - mad_last) * (e - 1) / 9 for e in epochs],
+            "sigma_ce_ratio": [0.3 if e < 3 else sigma_ratio for e in epochs],
+            "sigma_mad_ratio": [1.0 for _ in epochs],
+        }
+    )
+    fold = results / "models" / "unet-dmr" / "fold0"
+    fold.mkdir(parents=True)
+    history.to_csv(fold / "history.csv", index=False)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("dice", "mad_last", "sigma_ratio", "code"),
+    [(0.85, 9.0, 1.1, 0), (0.79, 9.0, 1.1, 1), (0.85, 11.0, 1.1, 1), (0.85, 9.0, 1.3, 1)],
+)
+def test_miniature_bounds_fail_when_a_bound_fails(
+    tmp_path: Path, dice: float, mad_last: float, sigma_ratio: float, code: int
+) -> None:
+    run = _run_folder(tmp_path, dice, mad_last, sigma_ratio)
+    script = ROOT / "benchmarks" / "miniature_bounds.py"
+    result = subprocess.run([sys.executable, str(script), str(run)], capture_output=True, text=True)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "1 DMR trainings (1 learned)" in result.stdout
