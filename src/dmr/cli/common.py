@@ -22,34 +22,36 @@ def parse_json_object(text: str, option: str) -> dict:
     return value
 
 
-def add_amp(p: argparse.ArgumentParser) -> None:
-    """``--amp auto|true|false`` (a bare ``--amp`` is ``true``, ``--no-amp`` is ``false``)."""
-    p.add_argument(
-        "--amp",
-        nargs="?",
-        const="true",
-        default="auto",
-        choices=SWITCH_CHOICES,
-        help="bf16 autocast: auto = on CUDA GPUs with native bf16, float32 on CPUs (bf16 did "
-        "not pay at the default's sizes); true forces it (worth it on CPUs with AMX or "
-        "AVX512-BF16 at the paper's sizes), false is float32 (%(default)s)",
-    )
+def _add_amp_option(
+    p: argparse.ArgumentParser, default: str, choices: tuple[str, ...], help: str
+) -> None:
+    """``--amp`` (a bare ``--amp`` is ``true``) and ``--no-amp`` (``false``)."""
+    p.add_argument("--amp", nargs="?", const="true", default=default, choices=choices, help=help)
     p.add_argument("--no-amp", dest="amp", action="store_const", const="false", help="--amp false")
+
+
+def add_amp(p: argparse.ArgumentParser) -> None:
+    """``--amp auto|true|false`` of training."""
+    _add_amp_option(
+        p,
+        "auto",
+        SWITCH_CHOICES,
+        "bf16 autocast: auto = on CUDA GPUs with native bf16, float32 on CPUs (bf16 did not pay "
+        "at the default's sizes); true forces it (worth it on CPUs with AMX or AVX512-BF16 at "
+        "the paper's sizes), false is float32 (%(default)s)",
+    )
 
 
 def add_inference_amp(p: argparse.ArgumentParser) -> None:
     """``--amp trained|auto|true|false`` of inference: by default each model's own precision."""
-    p.add_argument(
-        "--amp",
-        nargs="?",
-        const="true",
-        default="trained",
-        choices=("trained", *SWITCH_CHOICES),
-        help="precision of inference: trained = the one each model trained in (its bundle "
-        "records it), so the labels are those its evaluation saw; auto/true/false as in "
-        "`dmr train` (%(default)s)",
+    _add_amp_option(
+        p,
+        "trained",
+        ("trained", *SWITCH_CHOICES),
+        "precision of inference: trained = the one each model trained in (its bundle records "
+        "it), so the labels are those its evaluation saw; auto/true/false as in `dmr train` "
+        "(%(default)s)",
     )
-    p.add_argument("--no-amp", dest="amp", action="store_const", const="false", help="--amp false")
 
 
 def add_reuse_freed_memory(p: argparse.ArgumentParser) -> None:
