@@ -130,6 +130,13 @@ def _not_learned(
     ]
 
 
+def _left_out(unlearned: list[str]) -> str:
+    """Why some compared models are not judged ("" when every one learned)."""
+    if not unlearned:
+        return ""
+    return f"left out, did not learn (mean Dice < {LEARNED_DICE:g}): {', '.join(unlearned)}"
+
+
 def _pair_significant(comparison: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
     """Whether each DMR row's pair differs significantly: our marker on the DMR cell, or on its
     baseline's (Table IV prints the pair's marker once, on the baseline)."""
@@ -178,12 +185,7 @@ def direction_claims(comparison: pd.DataFrame) -> list[Claim]:
             unlearned.update(f"{row['dataset']} {f}" for f in failed)
             keep.append(not failed)
         judged = ran[keep]
-        left_out = (
-            f"; left out, did not learn (mean Dice < {LEARNED_DICE:g}): "
-            f"{', '.join(sorted(unlearned))}"
-            if unlearned
-            else ""
-        )
+        left_out = f"; {_left_out(sorted(unlearned))}" if unlearned else ""
         if judged.empty:
             claims.append(Claim(name, NOT_MEANINGFUL, f"{len(ran)} cells ran{left_out}; {paper}"))
             continue
@@ -212,6 +214,21 @@ def _figure_unlearned(group: pd.DataFrame) -> list[str]:
     ]
 
 
+def _figure_claim(
+    name: str, status: str, details: list[str], unlearned: list[str], nothing_ran: str
+) -> Claim:
+    """A figure's claim: ``status`` with its details when something was judged, else `not
+    meaningful` (every pair left out) or `not run` (``nothing_ran`` says why)."""
+    left_out = _left_out(unlearned)
+    if not details:
+        return (
+            Claim(name, NOT_MEANINGFUL, left_out)
+            if unlearned
+            else Claim(name, NOT_RUN, nothing_ran)
+        )
+    return Claim(name, status, "; ".join([*details, left_out] if left_out else details))
+
+
 def weighting_claim(fig6: pd.DataFrame | None) -> Claim:
     """Fig. 6: the learned (``{arch}-dmr``) vs fixed-weight (``{arch}-dmr_fixed``) models."""
     name = "Learned better than fixed task weights (Fig. 6)"
@@ -237,23 +254,15 @@ def weighting_claim(fig6: pd.DataFrame | None) -> Claim:
         else:
             relation = "CIs overlap"
         details.append(f"{fixed['dataset']}: {_point(point)} vs {_point(fixed)}: {relation}")
-    left_out = (
-        f"left out, did not learn (mean Dice < {LEARNED_DICE:g}): {', '.join(unlearned)}"
-        if unlearned
-        else ""
-    )
-    if not details:
-        if unlearned:
-            return Claim(name, NOT_MEANINGFUL, left_out)
-        return Claim(name, NOT_RUN, "Fig. 6 data hold no learned/fixed pair of one network")
-    judged = len(details)
-    if above == judged:
+    if above == len(details):
         status = HOLDS
     elif below and not above:
         status = CONTRADICTED
     else:
         status = INCONCLUSIVE
-    return Claim(name, status, "; ".join([*details, left_out] if left_out else details))
+    return _figure_claim(
+        name, status, details, unlearned, "Fig. 6 data hold no learned/fixed pair of one network"
+    )
 
 
 def threshold_claim(fig7: pd.DataFrame | None) -> Claim:
@@ -273,19 +282,12 @@ def threshold_claim(fig7: pd.DataFrame | None) -> Claim:
         verdicts.append(shared)
         points = ", ".join(_point(row) for _, row in group.iterrows())
         details.append(f"{dataset}: {points}: CIs {'share' if shared else 'do not share'} a value")
-    left_out = (
-        f"left out, did not learn (mean Dice < {LEARNED_DICE:g}): {', '.join(unlearned)}"
-        if unlearned
-        else ""
-    )
-    if not verdicts:
-        if unlearned:
-            return Claim(name, NOT_MEANINGFUL, left_out)
-        return Claim(name, NOT_RUN, "Fig. 7 data hold fewer than two thresholds per network")
     if all(verdicts):
         status = HOLDS
     elif not any(verdicts):
         status = CONTRADICTED
     else:
         status = INCONCLUSIVE
-    return Claim(name, status, "; ".join([*details, left_out] if left_out else details))
+    return _figure_claim(
+        name, status, details, unlearned, "Fig. 7 data hold fewer than two thresholds per network"
+    )
