@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-DICE_MIN, MAD_RATIO_MAX, SIGMA_BAND = 0.80, 0.50, (0.8, 1.25)
+from dmr.train.history import EQUILIBRIUM_BAND, EQUILIBRIUM_FROM
+
+DICE_MIN, MAD_RATIO_MAX = 0.80, 0.50
 
 
 def dice_table(results: Path) -> pd.DataFrame:
@@ -35,7 +37,7 @@ def training_table(results: Path) -> pd.DataFrame:
         history = pd.read_csv(path)
         if history["val_mad"].isna().all():
             continue  # a base model: no distance maps
-        late = history[history["epoch"] >= 0.3 * len(history)]
+        late = history[history["epoch"] >= EQUILIBRIUM_FROM * len(history)]
         row = {
             "dataset": path.parts[-5],
             "model": path.parts[-3],
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nDMR trainings:\n")
     print(trainings.round(3).to_string(index=False))
     learned = trainings.dropna(subset=["sigma_ce_min", "sigma_mad_min"])
-    low, high = SIGMA_BAND
+    low, high = EQUILIBRIUM_BAND
     failures = {
         "Dice < 0.80": int((dice < DICE_MIN).sum().sum()),
         "MAD last/first > 0.50": int((trainings["mad_last_over_first"] > MAD_RATIO_MAX).sum()),

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from miniature_bounds import training_table
 from scipy.stats import wilcoxon
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,17 +80,16 @@ def run_workflow(directory: Path, config: dict, cores: int) -> float:
 
 
 def sigma_bounds(directory: Path, dataset: str) -> dict[str, float]:
-    """DMR's sigma/L ratios from 30 % of its epochs on, and its last/first validation MAD."""
-    histories = sorted((directory / "results" / dataset / "models" / "unet-dmr").glob("*/*.csv"))
-    histories = [pd.read_csv(p) for p in histories if p.name == "history.csv"]
-    late = pd.concat([h[h["epoch"] >= 0.3 * len(h)] for h in histories])
-    mad = [h["val_mad"].iloc[-1] / h["val_mad"].iloc[0] for h in histories]
+    """DMR's sigma/L ratios from 30 % of its epochs on, and its last/first validation MAD, over
+    both folds (the per-training figures of ``miniature_bounds.py``)."""
+    trainings = training_table(directory / "results")
+    dmr = trainings[(trainings["dataset"] == dataset) & (trainings["model"] == "unet-dmr")]
     return {
-        "sigma_ce_ratio_min": late["sigma_ce_ratio"].min(),
-        "sigma_ce_ratio_max": late["sigma_ce_ratio"].max(),
-        "sigma_mad_ratio_min": late["sigma_mad_ratio"].min(),
-        "sigma_mad_ratio_max": late["sigma_mad_ratio"].max(),
-        "val_mad_last_over_first_max": max(mad),
+        "sigma_ce_ratio_min": dmr["sigma_ce_min"].min(),
+        "sigma_ce_ratio_max": dmr["sigma_ce_max"].max(),
+        "sigma_mad_ratio_min": dmr["sigma_mad_min"].min(),
+        "sigma_mad_ratio_max": dmr["sigma_mad_max"].max(),
+        "val_mad_last_over_first_max": dmr["mad_last_over_first"].max(),
     }
 
 

@@ -24,7 +24,7 @@ from dmr.errors import InputError
 from dmr.figures.io import save_figure
 from dmr.figures.style import figure_style, model_colour, model_label, ordered_models, split_model
 from dmr.figures.summaries import require_columns, summarize
-from dmr.train.history import history_identity, read_history
+from dmr.train.history import EQUILIBRIUM_BAND, history_identity, read_history
 
 #: history.csv column -> (panel row, column title, y label) of Fig. S4.
 QUANTITIES: dict[str, tuple[str, str, str]] = {
@@ -41,8 +41,6 @@ QUANTITIES: dict[str, tuple[str, str, str]] = {
 DMR_ONLY: tuple[str, ...] = ("train_mad", "val_mad", "weight_ce", "weight_mad")
 #: Quantities only learned weightings have (NaN for base and fixed-weight models: dropped).
 LEARNED_ONLY: tuple[str, ...] = ("sigma_ce_ratio", "sigma_mad_ratio")
-#: Where sigma / L counts as at its equilibrium (the default's bounds, docs/miniature.md).
-EQUILIBRIUM_BAND: tuple[float, float] = (0.8, 1.25)
 ROWS: tuple[str, ...] = ("dice", "mad", "weight", "ratio")
 
 

@@ -46,6 +46,12 @@ def read_history(path: str | Path, required: tuple[str, ...] = ("epoch",)) -> pd
     return history
 
 
+#: Where sigma / L counts as at Eq. 7's equilibrium, and the share of a training's epochs after
+#: which the default keeps it there (docs/miniature.md; Fig. S4 row (d) shades the band).
+EQUILIBRIUM_BAND: tuple[float, float] = (0.8, 1.25)
+EQUILIBRIUM_FROM = 0.3
+
+
 def sigma_ratios(row: Mapping[str, float], learned: bool) -> dict[str, float]:
     """sigma / L of each task at the end of an epoch: its sigma over the epoch's mean training
     loss of that task (``sigma_ce_ratio``, ``sigma_mad_ratio``).
