@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the per-training table here (CSV)")
     args = parser.parse_args(argv)
     results = args.run / "results"
+    if not any(results.glob("*/metrics/*.csv")):
+        parser.error(f"{results}: no results/<dataset>/metrics/<model>.csv (not a finished run?)")
     dice = dice_table(results)
     trainings = training_table(results)
     print("Mean out-of-fold Dice:\n")

@@ -110,3 +110,12 @@ def test_miniature_bounds_fail_when_a_bound_fails(
     result = subprocess.run([sys.executable, str(script), str(run)], capture_output=True, text=True)
     assert result.returncode == code, result.stdout + result.stderr
     assert "1 DMR trainings (1 learned)" in result.stdout
+
+
+def test_miniature_bounds_refuse_a_folder_without_a_run(tmp_path: Path) -> None:
+    script = ROOT / "benchmarks" / "miniature_bounds.py"
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "not a finished run" in result.stderr
+    assert str(tmp_path / "results") in result.stderr

@@ -165,11 +165,15 @@ def test_cli_predict_writes_labels_and_reports_bad_inputs(trained, tmp_path, cap
     junk.write_bytes(b"not an image at all")
     bad_model = tmp_path / "bad.pt"
     bad_model.write_bytes(np.random.default_rng(0).bytes(256))
+    odd_precision = tmp_path / "odd_precision.pt"
+    bundle = torch.load(trained["models"] / "fold0" / "model.pt", weights_only=True)
+    torch.save(bundle | {"precision": "int8"}, odd_precision)
     cine = sitk.JoinSeries([synthetic_image(), synthetic_image(seed=1)])
     flat = sitk.GetImageFromArray(np.ones((8, 8), np.float32))
     cases = [
         (["--model", str(tmp_path / "missing")], good, "missing", "not found"),
         (["--model", str(bad_model)], good, "bad.pt", "not a dmr model"),
+        (["--model", str(odd_precision)], good, "odd_precision.pt", "unknown training precision"),
         (
             ["--model", str(trained["models"] / "fold0" / "checkpoint.pt")],
             good,

@@ -127,6 +127,11 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
         params = PreprocessParams(**bundle["preprocess"])
     except (TypeError, ValueError) as exc:
         raise InputError(f"{path}: invalid preprocess parameters ({exc})") from exc
+    precision = str(bundle.get("precision", "fp32"))
+    try:  # checked here, not when the first volume is predicted
+        trained_precision(precision, device)
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}") from exc
     return LoadedModel(
         path=path,
         network=_build_network(bundle, path, device),
@@ -136,7 +141,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
         model_name=str(bundle["model_name"]),
         dataset=str(bundle["dataset"]),
         fold=int(bundle["fold"]),
-        precision=str(bundle.get("precision", "fp32")),
+        precision=precision,
     )
 
 
