@@ -5,7 +5,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: f"{workflow.basedir}/config/config.yaml"
+# The embedded default applies only when no --configfile is given: a config file given on the
+# command line is complete on its own (the schema's defaults fill what it leaves out), so that
+# config/paper.yaml or a user's config never inherits the miniature's settings.
+if not workflow.overwrite_configfiles:
+
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

@@ -81,7 +81,7 @@ def test_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if run.returncode != 0:
         logs = "\n".join(
             f"--- {p}\n{p.read_text()[-3000:]}"
-            for p in sorted(workdir.glob("results/logs/**/*.log"))
+            for p in sorted(workdir.glob("results/**/logs/**/*.log"))
         )
         pytest.fail(f"snakemake failed:\n{run.stderr[-5000:]}\n{logs}")
     return workdir

@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "tests" / "slurm"
 PROFILE = ROOT / "profiles" / "slurm-local"
 TEST_CONFIG = ROOT / "config" / "test.yaml"
+#: config/test.yaml's output folder.
+RESULTS = yaml.safe_load(TEST_CONFIG.read_text())["results"]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 TOOLS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol")
@@ -127,7 +129,7 @@ def _metric_targets() -> list[str]:
     """The metric CSVs of SLURM_MODELS: all the SLURM run needs to build (no tables or figures,
     and not the whole grid, so that its time does not grow with the DAG: each SLURM job pays
     seconds of submission and polling)."""
-    return [f"results/{SLURM_DATASET}/metrics/{m}.csv" for m in SLURM_MODELS]
+    return [f"{RESULTS}/{SLURM_DATASET}/metrics/{m}.csv" for m in SLURM_MODELS]
 
 
 def _run(args: list[str], workdir: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -161,7 +163,7 @@ def _rule(job: dict[str, str]) -> str:
 
 
 def _metric_files(workdir: Path, dataset: str) -> dict[str, bytes]:
-    folder = workdir / "results" / dataset / "metrics"
+    folder = workdir / RESULTS / dataset / "metrics"
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.csv")}
 
 
@@ -220,7 +222,7 @@ def _slow_config(tmp_path: Path) -> Path:
 
 def _cancel_when_first_epoch_is_saved(cluster: Cluster, workdir: Path, proc) -> str:
     """scancel the fold-0 training job as soon as it has written its first resume checkpoint."""
-    checkpoint = workdir / "results/acdc/ckpt/unet-base/fold0/last.pt"
+    checkpoint = workdir / RESULTS / "acdc/ckpt/unet-base/fold0/last.pt"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         assert proc.poll() is None, "snakemake ended before the training could be cancelled"
@@ -256,7 +258,7 @@ def test_cancelled_training_resumes_from_its_checkpoint(
     slow = _slow_config(tmp_path)
     # The trained models only: prediction and scoring of a model are deterministic and already
     # checked on the cluster above, and each further level of the DAG costs ~14 s of polling.
-    models = [f"results/acdc/models/unet-base/fold{fold}" for fold in (0, 1)]
+    models = [f"{RESULTS}/acdc/models/unet-base/fold{fold}" for fold in (0, 1)]
     targets = [f"{model}/model.pt" for model in models]
     args = [*targets, "--forcerun", "train", "--configfile", str(slow)]
     # Retrain acdc's unet-base (both folds) for SLOW_EPOCHS from scratch on the cluster, and, at the
@@ -264,7 +266,7 @@ def test_cancelled_training_resumes_from_its_checkpoint(
     local = tmp_path / "local"
     shutil.copytree(test_run, local, symlinks=True)
     for folder in (workdir, local):
-        shutil.rmtree(folder / "results/acdc/ckpt/unet-base")
+        shutil.rmtree(folder / RESULTS / "acdc/ckpt/unet-base")
     logs = {"slurm": tmp_path / "slurm.log", "local": tmp_path / "local.log"}
     procs = {
         "local": _start([*args, "--cores", "2"], local, dict(os.environ), logs["local"]),
@@ -287,7 +289,7 @@ def test_cancelled_training_resumes_from_its_checkpoint(
     states = {j["JobId"]: j["JobState"] for j in fold0}
     assert states[cancelled] == "CANCELLED"
     assert [s for i, s in states.items() if int(i) > int(cancelled)] == ["COMPLETED"]
-    train_log = (workdir / "results/logs/acdc/train/unet-base_fold0.log").read_text()
+    train_log = (workdir / RESULTS / "logs/acdc/train/unet-base_fold0.log").read_text()
     resumed = re.search(r"resuming from \S+/fold0/last\.pt after epoch (\d+)", train_log)
     assert resumed, train_log[-3000:]
     assert 1 <= int(resumed.group(1)) < SLOW_EPOCHS

@@ -20,6 +20,10 @@ from dmr.cli import main
 from dmr.published.claims import CLAIM_STATUSES
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: config/test.yaml's own output folders (it keeps its run beside the default's).
+_TEST_YAML = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+RESULTS, RESOURCES = _TEST_YAML["results"], _TEST_YAML["resources"]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
 
 pytestmark = pytest.mark.workflow
@@ -37,8 +41,17 @@ def test_lint_is_clean(tmp_path: Path) -> None:
     assert "good condition" in run.stdout + run.stderr
 
 
+def _paper_data(cwd: Path) -> None:
+    """Empty stand-ins for the user's LVSC folders config/paper.yaml points at (a dry run reads
+    nothing in them, but refuses to plan without them)."""
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["datasets"]["lvsc"]
+    for folder in (paper["path"], paper["heldout"]["references"]):
+        (cwd / folder).mkdir(parents=True, exist_ok=True)
+
+
 @pytest.mark.parametrize("configfile", ["config.yaml", "paper.yaml", "test.yaml"])
 def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
+    _paper_data(tmp_path)
     run = _snakemake("-n", "--configfile", str(ROOT / "config" / configfile), cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     for rule in ("check_data", "preprocess", "train", "predict_cv", "metrics", "table2a", "fig5"):
@@ -50,15 +63,12 @@ def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (
-            {"unknown_key": 1},
-            "Additional properties are not allowed ('unknown_key' was unexpected)",
-        ),
+        ({"unknown_key": 1}, "unknown_key: unknown key; known keys: cross, datasets"),
         ({"training": {"epochs": 0}}, "0 is less than the minimum of 1"),
-        ({"models": ["resnet-base"]}, "'resnet-base' does not match"),
+        ({"models": ["resnet-base"]}, "models[0]: 'resnet-base' does not match"),
         (
             {"datasets": {"acdc": {"format": "acdc", "source": "path"}}},
-            "'path' is a required property",
+            "datasets.acdc: 'path' is a required property",
         ),
         (
             {"tables": {"acdc": "acdc", "lvsc": "nope"}},
@@ -67,7 +77,7 @@ def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
         ({"stats": {"bootstrap_resamples": 5}}, "5 is less than the minimum of 99"),
         (
             {"datasets": {"acdc": {"format": "acdc", "training": {"by_arch": {"vgg": {}}}}}},
-            "Additional properties are not allowed ('vgg' was unexpected)",
+            "datasets.acdc.training.by_arch.vgg: unknown key; known keys: segnet, unet, usegnet",
         ),
         (
             {
@@ -75,7 +85,7 @@ def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
                     "acdc": {"format": "acdc", "training": {"by_arch": {"unet": {"by_arch": {}}}}}
                 }
             },
-            "should not be valid under {'required': ['by_arch']}",
+            "datasets.acdc.training.by_arch.unet.by_arch: not allowed here",
         ),
     ],
 )
@@ -87,6 +97,54 @@ def test_schema_rejects_bad_config(change: dict, message: str, tmp_path: Path) -
     run = _snakemake("-n", "--configfile", str(bad), cwd=tmp_path)
     assert run.returncode != 0
     assert message in run.stdout + run.stderr
+
+
+def test_a_config_error_is_one_line_with_its_key_path_and_file(tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    config["training"]["epocs"] = 5
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    run = _snakemake("-n", "--configfile", str(bad), cwd=tmp_path)
+    assert run.returncode != 0
+    out = run.stdout + run.stderr
+    assert f"training.epocs: unknown key; did you mean epochs? (from {bad})" in out
+    # One line for the problem, not the schema subtree and the whole config.
+    assert len(out.splitlines()) < 12, out
+    assert not (tmp_path / RESULTS).exists()
+
+
+def test_a_dry_run_catches_a_missing_dataset_folder(tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    config["datasets"]["acdc"] |= {"source": "path", "path": "data/ACDC/database"}
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    run = _snakemake("-n", "--configfile", str(configfile), cwd=tmp_path)
+    assert run.returncode != 0
+    out = run.stdout + run.stderr
+    assert "datasets.acdc.path: folder data/ACDC/database not found" in out
+    assert "creatis.insa-lyon.fr" in out and "source: download" in out
+    (tmp_path / "data" / "ACDC" / "database").mkdir(parents=True)
+    run = _snakemake("-n", "--configfile", str(configfile), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_configfile_is_complete_on_its_own(tmp_path: Path) -> None:
+    """A --configfile does not inherit config/config.yaml's keys: what it leaves out takes the
+    schema's default (sigma_lr_scale 1, not the miniature's 10), and its outputs go to its own
+    folders (config/test.yaml: results/test)."""
+    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    del config["training"]["sigma_lr_scale"]
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    run = _snakemake("-n", "-p", "--configfile", str(configfile), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert set(_train_option(run, "--sigma-lr-scale").values()) == {"1"}
+    commands = [
+        line.partition("Shell command: ")[2]
+        for line in (run.stdout + run.stderr).splitlines()
+        if "Shell command: dmr train " in line
+    ]
+    assert commands and all(f" -o {RESULTS}/" in c for c in commands)
 
 
 @pytest.mark.parametrize("reuse", [True, False])
@@ -117,7 +175,7 @@ def _train_option(run: subprocess.CompletedProcess[str], option: str) -> dict[tu
     ]
     return {
         (
-            words[words.index("--preprocessed") + 1].split("/")[1],
+            Path(words[words.index("--preprocessed") + 1]).parent.name,
             words[words.index("--model-name") + 1],
         ): words[words.index(option) + 1]
         for words in commands
@@ -126,11 +184,14 @@ def _train_option(run: subprocess.CompletedProcess[str], option: str) -> dict[tu
 
 
 def test_paper_config_trains_every_network_as_long(tmp_path: Path) -> None:
-    """config/paper.yaml is laid over config/config.yaml, whose SegNet trains longer and whose
-    BatchNorm statistics are recomputed: the paper's grid must still train every network 100
-    (ACDC) / 30 (LVSC) epochs with the paper's lr decay and PyTorch's running averages."""
+    """config/paper.yaml is complete on its own: nothing of config/config.yaml (SegNet's longer
+    schedule, recomputed BatchNorm statistics, 10x sigma learning rate) reaches the paper's grid,
+    which trains every network 100 (ACDC) / 30 (LVSC) epochs with the paper's lr decay,
+    PyTorch's running averages and Eq. 7's sigmas at the network's learning rate."""
+    _paper_data(tmp_path)
     run = _snakemake("-n", "-p", "--configfile", str(ROOT / "config" / "paper.yaml"), cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
+    assert set(_train_option(run, "--sigma-lr-scale").values()) == {"1"}
     epochs = _train_option(run, "--epochs")
     assert any(model.startswith("segnet-") for _, model in epochs)
     assert {e for (dataset, _), e in epochs.items() if dataset == "acdc"} == {"100"}
@@ -218,7 +279,7 @@ def test_python_is_lint_and_format_clean() -> None:
 
 
 def test_end_to_end_writes_every_table_and_figure(test_run: Path) -> None:
-    results = test_run / "results"
+    results = test_run / RESULTS
     for name in ("table1", "table2a", "table2b", "table4", "table6a", "table6b"):
         for ext in ("csv", "md", "tex", "html"):
             assert (results / "tables" / f"{name}.{ext}").stat().st_size > 0
@@ -257,7 +318,7 @@ def test_end_to_end_writes_every_table_and_figure(test_run: Path) -> None:
 
 
 def test_end_to_end_metrics_are_in_range(test_run: Path) -> None:
-    metrics = pd.read_csv(test_run / "results" / "acdc" / "metrics" / "unet-dmr.csv")
+    metrics = pd.read_csv(test_run / RESULTS / "acdc" / "metrics" / "unet-dmr.csv")
     required = {"dataset", "model", "arch", "variant", "fold", "case", "phase", "structure"}
     assert required | {"dice", "jaccard", "msd_mm", "hd_mm"} <= set(metrics.columns)
     assert set(metrics["structure"]) == {"rv", "myo", "lv"}
@@ -266,7 +327,7 @@ def test_end_to_end_metrics_are_in_range(test_run: Path) -> None:
     assert (metrics["jaccard"] <= metrics["dice"] + 1e-12).all()
     assert (metrics["hd_mm"].dropna() >= metrics["msd_mm"].dropna().min()).all()
     # Every training case is predicted exactly once per phase and structure (each in one test fold).
-    folds = pd.read_csv(test_run / "results" / "acdc" / "folds.csv")
+    folds = pd.read_csv(test_run / RESULTS / "acdc" / "folds.csv")
     tested = folds[folds["split"] == "test"]
     assert sorted(metrics["case"].unique()) == sorted(tested["case"].unique())
     assert len(metrics) == len(tested) * 2 * 3
@@ -275,17 +336,17 @@ def test_end_to_end_metrics_are_in_range(test_run: Path) -> None:
 def test_dmr_predict_labels_a_case_as_the_workflow_did(test_run: Path, tmp_path: Path) -> None:
     """A user's `dmr predict` of a test case gives the workflow's own prediction of it, voxel for
     voxel: both run the model in the precision it trained in (bf16 in config/test.yaml)."""
-    folds = pd.read_csv(test_run / "results" / "acdc" / "folds.csv")
+    folds = pd.read_csv(test_run / RESULTS / "acdc" / "folds.csv")
     tested = folds[folds["split"] == "test"].iloc[0]
     case, fold = tested["case"], int(tested["fold"])
-    folder = test_run / "resources" / "acdc" / "training" / case
+    folder = test_run / RESOURCES / "acdc" / "training" / case
     ed = int(re.search(r"^ED:\s*(\d+)", (folder / "Info.cfg").read_text(), re.M).group(1))
-    model = test_run / "results" / "acdc" / "models" / "unet-dmr" / f"fold{fold}" / "model.pt"
+    model = test_run / RESULTS / "acdc" / "models" / "unet-dmr" / f"fold{fold}" / "model.pt"
     assert torch.load(model, weights_only=True)["precision"] == "bf16"
     out = tmp_path / "ed.nii.gz"
     argv = ["predict", "--model", str(model), str(folder / f"{case}_frame{ed:02d}.nii.gz")]
     assert main([*argv, "-o", str(out)]) == 0
-    workflow = test_run / "results" / "acdc" / "predictions" / "unet-dmr" / "volumes"
+    workflow = test_run / RESULTS / "acdc" / "predictions" / "unet-dmr" / "volumes"
     ours = sitk.GetArrayFromImage(sitk.ReadImage(str(out)))
     theirs = sitk.GetArrayFromImage(sitk.ReadImage(str(workflow / f"{case}_ED.nii.gz")))
     assert ours.shape == theirs.shape and np.array_equal(ours, theirs)
@@ -293,18 +354,18 @@ def test_dmr_predict_labels_a_case_as_the_workflow_did(test_run: Path, tmp_path:
 
 def test_a_smoke_run_judges_no_claim(test_run: Path) -> None:
     """config/test.yaml's models learn nothing in 2 epochs: no claim may hold or be refuted."""
-    summary = json.loads((test_run / "results" / "tables" / "paper_vs_reproduced.json").read_text())
+    summary = json.loads((test_run / RESULTS / "tables" / "paper_vs_reproduced.json").read_text())
     statuses = {claim["name"]: claim["status"] for claim in summary["claims"]}
     assert set(statuses.values()) <= set(CLAIM_STATUSES)
     assert not {"holds", "contradicted"} & set(statuses.values()), statuses
     assert statuses["DMR better than its baseline, Table II(a)"] == "not meaningful"
-    html = (test_run / "results" / "report.html").read_text()
+    html = (test_run / RESULTS / "report.html").read_text()
     assert 'class="banner smoke-run"' in html
     assert "<code>config/config.yaml</code>, then <code>config/test.yaml</code>" in html
 
 
 def test_end_to_end_table2a_has_paper_rows(test_run: Path) -> None:
-    text = (test_run / "results" / "tables" / "table2a.md").read_text()
+    text = (test_run / RESULTS / "tables" / "table2a.md").read_text()
     for row in ("Dice (%)", "Jaccard (%)", "MSD (mm)", "HD (mm)"):
         assert row in text
 
@@ -321,7 +382,7 @@ def test_snakemake_report_holds_every_table_and_figure_with_its_caption(
     # category named like Snakemake's own "Statistics" panel made its link ambiguous).
     assert "(WARNING/" not in run.stdout + run.stderr, run.stderr[-3000:]
     text = out.read_text()
-    results = test_run / "results"
+    results = test_run / RESULTS
     for path in [*results.glob("tables/table*.csv"), *results.glob("figures/*.png")]:
         assert path.name in text, path.name
     for caption in ("Table II(a) of the paper", "Fig. 5 of the paper", "999 resamples"):

@@ -3,10 +3,29 @@ import json
 import shlex
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-validate(config, schema="../schemas/config.schema.yaml", set_default=True)
+from dmr.cli.workflow_config import config_errors, missing_dataset_folders
 
+_SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _stop(problems, what):
+    """Stop before any job with one line per problem (Snakemake adds where it stopped)."""
+    if problems:
+        raise WorkflowError(f"{what}:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+_stop(
+    config_errors(config, _SCHEMA, workflow.configfiles),
+    "the config is not valid (keys as in workflow/schemas/config.schema.yaml)",
+)
+validate(config, schema="../schemas/config.schema.yaml", set_default=True)
+_stop(missing_dataset_folders(config), "a configured dataset folder is missing")
+
+RESULTS = config["results"].rstrip("/")
+RESOURCES = config["resources"].rstrip("/")
 DATASETS = list(config["datasets"])
 MODELS = list(config["models"])
 ARCHS = ("segnet", "usegnet", "unet")
@@ -80,9 +99,9 @@ def raw_inputs(wildcards):
 
 def raw_path_of(name):
     if is_phantom(name):
-        return f"resources/{name}"
+        return f"{RESOURCES}/{name}"
     if is_downloaded(name):
-        return f"resources/downloaded/{name}"
+        return f"{RESOURCES}/downloaded/{name}"
     return config["datasets"][name]["path"]
 
 
@@ -130,8 +149,9 @@ def train_cfg(wildcards):
 
 
 def config_file_names():
-    """The config files of this run in the order they apply (the default first, each later one
-    laid over it), relative to the workflow when inside it, for the report's header."""
+    """The config files of this run in the order they apply (config/config.yaml only when no
+    --configfile is given; several --configfile are laid over each other), relative to the
+    workflow when inside it, for the report's header."""
     base = Path(workflow.basedir).resolve()
     default = base / "config" / "config.yaml"
     files = list(dict.fromkeys(Path(f).resolve() for f in workflow.configfiles))
@@ -175,7 +195,7 @@ limit_gpu_jobs()
 
 def model_dirs(dataset, model):
     return [
-        f"results/{dataset}/models/{model}/fold{k}" for k in range(n_folds(dataset))
+        f"{RESULTS}/{dataset}/models/{model}/fold{k}" for k in range(n_folds(dataset))
     ]
 
 
@@ -243,7 +263,7 @@ def heldout_models(name):
 
 def heldout_outputs():
     return [
-        f"results/{d}/heldout/metrics/{m}.csv"
+        f"{RESULTS}/{d}/heldout/metrics/{m}.csv"
         for d in heldout_datasets()
         for m in heldout_models(d)
     ]
@@ -280,7 +300,7 @@ def cross_models():
 
 def cross_outputs():
     return [
-        f"results/cross/{a}_to_{b}/metrics/{m}.csv"
+        f"{RESULTS}/cross/{a}_to_{b}/metrics/{m}.csv"
         for a, b in cross_pairs()
         for m in cross_models()
     ]
@@ -315,20 +335,20 @@ def paper_tables():
 def table_outputs(name):
     """A table's four renderings (the .html fragment is what the report embeds) and its cells
     CSV (results/stats/<name>.csv)."""
-    return [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex", "html")] + [
-        f"results/stats/{name}.csv"
-    ]
+    return [
+        f"{RESULTS}/tables/{name}.{ext}" for ext in ("csv", "md", "tex", "html")
+    ] + [f"{RESULTS}/stats/{name}.csv"]
 
 
 def role_metrics(role, kind=""):
     """In-domain metric CSVs of every model on a role's dataset (kind: '' or 'clinical')."""
     folder = f"metrics/{kind}" if kind else "metrics"
-    return [f"results/{table_role(role)}/{folder}/{m}.csv" for m in MODELS]
+    return [f"{RESULTS}/{table_role(role)}/{folder}/{m}.csv" for m in MODELS]
 
 
 def heldout_input(role, what):
     """A held-out file of the ensemble: `metrics`, `clinical`, `slices` or `status`."""
-    root = f"results/{table_role(role)}/heldout"
+    root = f"{RESULTS}/{table_role(role)}/heldout"
     if what == "status":
         return f"{root}/metrics/{HELDOUT_MODEL}.status.json"
     folder = "metrics" if what == "metrics" else f"metrics/{what}"
@@ -338,7 +358,7 @@ def heldout_input(role, what):
 def cross_metrics(train, test):
     """Cross-dataset metric CSVs (Table VI) of the paper's six networks that are configured."""
     direction = f"{table_role(train)}_to_{table_role(test)}"
-    return [f"results/cross/{direction}/metrics/{m}.csv" for m in paper_networks()]
+    return [f"{RESULTS}/cross/{direction}/metrics/{m}.csv" for m in paper_networks()]
 
 
 def bootstrap_args():
@@ -356,7 +376,7 @@ def cells_report(table):
     to either).
     """
     return report(
-        f"results/stats/{table}.csv",
+        f"{RESULTS}/stats/{table}.csv",
         caption="../report/cells.rst",
         category="Intervals and tests",
     )
@@ -366,8 +386,8 @@ def cells_report(table):
 def stats_cells():
     """The long cells tables (results/stats/<table>.csv) of every table this config builds, and
     of the numbers the paper quotes in its text."""
-    return [f"results/stats/{name}.csv" for name in paper_tables()] + [
-        "results/stats/text.csv"
+    return [f"{RESULTS}/stats/{name}.csv" for name in paper_tables()] + [
+        RESULTS + "/stats/text.csv"
     ]
 
 
@@ -381,12 +401,12 @@ def text_inputs():
     if cross_enabled():
         direction = f"{table_role('lvsc')}_to_{table_role('acdc')}"
         cross = [
-            f"results/cross/{direction}/metrics/{m}.csv"
+            f"{RESULTS}/cross/{direction}/metrics/{m}.csv"
             for m in ("unet-base", "unet-dmr")
             if m in cross_models()
         ]
     return {
-        "metrics": [f"results/{d}/metrics/{dmr}.csv" for d in roles] if dmr else [],
+        "metrics": [f"{RESULTS}/{d}/metrics/{dmr}.csv" for d in roles] if dmr else [],
         "cross": cross,
         "histories": (
             [f"{path}/history.csv" for d in roles for path in model_dirs(d, dmr)]
@@ -400,9 +420,9 @@ def comparison_figures(wildcards):
     """The Fig. 6 / Fig. 7 data CSVs, when this config draws them."""
     wanted = set(figure_outputs())
     return {
-        name: f"results/figures/{name}.csv"
+        name: f"{RESULTS}/figures/{name}.csv"
         for name in ("fig6", "fig7")
-        if f"results/figures/{name}.csv" in wanted
+        if f"{RESULTS}/figures/{name}.csv" in wanted
     }
 
 
@@ -417,24 +437,24 @@ def final_outputs():
     """Every final product of the DAG, built from config (datasets x models x folds)."""
     outputs = []
     for d in DATASETS:
-        outputs.append(f"results/{d}/data_check.json")
+        outputs.append(f"{RESULTS}/{d}/data_check.json")
         outputs.append(figure_name(d))
-        outputs += [f"results/{d}/metrics/{m}.csv" for m in MODELS]
+        outputs += [f"{RESULTS}/{d}/metrics/{m}.csv" for m in MODELS]
     outputs += heldout_outputs()
     outputs += cross_outputs()
     for name in paper_tables():
         outputs += table_outputs(name)
     outputs += [
-        f"results/tables/paper_vs_reproduced.{ext}" for ext in ("csv", "md", "json")
+        f"{RESULTS}/tables/paper_vs_reproduced.{ext}" for ext in ("csv", "md", "json")
     ]
     outputs += figure_outputs()
-    outputs.append("results/report.html")
+    outputs.append(RESULTS + "/report.html")
     return outputs
 
 
 def figure_name(dataset):
     kind = "phantoms" if is_phantom(dataset) else "data"
-    return f"results/figures/{kind}_{dataset}.png"
+    return f"{RESULTS}/figures/{kind}_{dataset}.png"
 
 
 # --------------------------------------------------------------------------- paper figures
@@ -510,7 +530,7 @@ def figure_outputs():
     outputs = []
     for name in figure_names():
         exts = ("png", "pdf", "csv") if name in DATA_FIGURES else ("png", "pdf")
-        outputs += [f"results/figures/{name}.{ext}" for ext in exts]
+        outputs += [f"{RESULTS}/figures/{name}.{ext}" for ext in exts]
     return outputs
 
 
@@ -523,7 +543,7 @@ def dataset_labels():
 
 
 def metric_files(datasets, models, kind=""):
-    return [f"results/{d}/metrics/{kind}{m}.csv" for d in datasets for m in models]
+    return [f"{RESULTS}/{d}/metrics/{kind}{m}.csv" for d in datasets for m in models]
 
 
 def fold_files(datasets, models, name):
@@ -547,7 +567,7 @@ def absent_options(models):
 # --------------------------------------------------------------------------- report
 def report_tables():
     """The HTML fragment of every table this config builds (results/report.html embeds them)."""
-    return [f"results/tables/{name}.html" for name in paper_tables()]
+    return [f"{RESULTS}/tables/{name}.html" for name in paper_tables()]
 
 
 def report_figures():

@@ -9,12 +9,12 @@ rule predict_cross:
         models=lambda w: [f"{d}/model.pt" for d in model_dirs(w.train, w.model)],
     output:
         predictions=directory(
-            "results/cross/{train}_to_{test}/predictions/{model}/volumes"
+            RESULTS + "/cross/{train}_to_{test}/predictions/{model}/volumes"
         ),
     log:
-        "results/logs/cross/{train}_to_{test}/predict_{model}.log",
+        RESULTS + "/logs/cross/{train}_to_{test}/predict_{model}.log",
     benchmark:
-        "results/benchmarks/cross/{train}_to_{test}/predict_{model}.tsv"
+        RESULTS + "/benchmarks/cross/{train}_to_{test}/predict_{model}.tsv"
     conda:
         "../../envs/dmr.yaml"
     threads: config["training"]["threads"]
@@ -25,7 +25,7 @@ rule predict_cross:
     params:
         fmt=lambda w: config["datasets"][w.test]["format"],
         raw=lambda w: raw_path_of(w.test),
-        models="results/{train}/models/{model}",
+        models=RESULTS + "/{train}/models/{model}",
         device=config["training"]["device"],
         reuse=(
             "--reuse-freed-memory"
@@ -43,14 +43,14 @@ rule metrics_cross:
         lambda w: raw_inputs_of(w.test),
         predictions=rules.predict_cross.output.predictions,
     output:
-        metrics="results/cross/{train}_to_{test}/metrics/{model}.csv",
-        slices="results/cross/{train}_to_{test}/metrics/slices/{model}.csv",
-        clinical="results/cross/{train}_to_{test}/metrics/clinical/{model}.csv",
-        status="results/cross/{train}_to_{test}/metrics/{model}.status.json",
+        metrics=RESULTS + "/cross/{train}_to_{test}/metrics/{model}.csv",
+        slices=RESULTS + "/cross/{train}_to_{test}/metrics/slices/{model}.csv",
+        clinical=RESULTS + "/cross/{train}_to_{test}/metrics/clinical/{model}.csv",
+        status=RESULTS + "/cross/{train}_to_{test}/metrics/{model}.status.json",
     log:
-        "results/logs/cross/{train}_to_{test}/metrics_{model}.log",
+        RESULTS + "/logs/cross/{train}_to_{test}/metrics_{model}.log",
     benchmark:
-        "results/benchmarks/cross/{train}_to_{test}/metrics_{model}.tsv"
+        RESULTS + "/benchmarks/cross/{train}_to_{test}/metrics_{model}.tsv"
     conda:
         "../../envs/dmr.yaml"
     params:

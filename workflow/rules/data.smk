@@ -4,11 +4,11 @@
 
 rule phantoms:
     output:
-        root=directory("resources/{dataset}"),
+        root=directory(RESOURCES + "/{dataset}"),
     log:
-        "results/logs/{dataset}/phantoms.log",
+        RESULTS + "/logs/{dataset}/phantoms.log",
     benchmark:
-        "results/benchmarks/{dataset}/phantoms.tsv"
+        RESULTS + "/benchmarks/{dataset}/phantoms.tsv"
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -25,11 +25,11 @@ rule phantoms:
 
 rule download:
     output:
-        root=directory("resources/downloaded/{dataset}"),
+        root=directory(RESOURCES + "/downloaded/{dataset}"),
     log:
-        "results/logs/{dataset}/download.log",
+        RESULTS + "/logs/{dataset}/download.log",
     benchmark:
-        "results/benchmarks/{dataset}/download.tsv"
+        RESULTS + "/benchmarks/{dataset}/download.tsv"
     # On a cluster, compute nodes often have no internet: fetch on the submitting machine.
     localrule: True
     conda:
@@ -51,9 +51,9 @@ rule check_data:
     input:
         raw_inputs,
     output:
-        report="results/{dataset}/data_check.json",
+        report=RESULTS + "/{dataset}/data_check.json",
     log:
-        "results/logs/{dataset}/check_data.log",
+        RESULTS + "/logs/{dataset}/check_data.log",
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -69,12 +69,12 @@ rule figure_dataset:
         check=rules.check_data.output.report,
     output:
         report(
-            "results/figures/{kind}_{dataset}.png",
+            RESULTS + "/figures/{kind}_{dataset}.png",
             caption="../report/dataset_figure.rst",
             category="Data",
         ),
     log:
-        "results/logs/{dataset}/figure_{kind}.log",
+        RESULTS + "/logs/{dataset}/figure_{kind}.log",
     wildcard_constraints:
         kind="phantoms|data",
     conda:

@@ -10,12 +10,12 @@ rule predict_cv:
             f"{d}/checkpoint.pt" for d in model_dirs(w.dataset, w.model)
         ],
     output:
-        predictions=directory("results/{dataset}/predictions/{model}/volumes"),
-        timing="results/{dataset}/predictions/{model}/timing.csv",
+        predictions=directory(RESULTS + "/{dataset}/predictions/{model}/volumes"),
+        timing=RESULTS + "/{dataset}/predictions/{model}/timing.csv",
     log:
-        "results/logs/{dataset}/predict/{model}.log",
+        RESULTS + "/logs/{dataset}/predict/{model}.log",
     benchmark:
-        "results/benchmarks/{dataset}/predict/{model}.tsv"
+        RESULTS + "/benchmarks/{dataset}/predict/{model}.tsv"
     conda:
         "../../envs/dmr.yaml"
     threads: config["training"]["threads"]
@@ -26,7 +26,7 @@ rule predict_cv:
     params:
         fmt=dataset_format,
         raw=raw_path,
-        models="results/{dataset}/models/{model}",
+        models=RESULTS + "/{dataset}/models/{model}",
         device=config["training"]["device"],
         reuse=(
             "--reuse-freed-memory"
@@ -46,13 +46,13 @@ rule metrics:
         folds=rules.folds.output.folds,
         predictions=rules.predict_cv.output.predictions,
     output:
-        metrics="results/{dataset}/metrics/{model}.csv",
-        slices="results/{dataset}/metrics/slices/{model}.csv",
-        clinical="results/{dataset}/metrics/clinical/{model}.csv",
+        metrics=RESULTS + "/{dataset}/metrics/{model}.csv",
+        slices=RESULTS + "/{dataset}/metrics/slices/{model}.csv",
+        clinical=RESULTS + "/{dataset}/metrics/clinical/{model}.csv",
     log:
-        "results/logs/{dataset}/metrics/{model}.log",
+        RESULTS + "/logs/{dataset}/metrics/{model}.log",
     benchmark:
-        "results/benchmarks/{dataset}/metrics/{model}.tsv"
+        RESULTS + "/benchmarks/{dataset}/metrics/{model}.tsv"
     conda:
         "../../envs/dmr.yaml"
     params:

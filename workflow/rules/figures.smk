@@ -8,17 +8,17 @@ rule fig1:
         raw=lambda w: raw_inputs_of(role_dataset("acdc")),
         metrics=lambda w: metric_files([role_dataset("acdc")], [case_model()]),
         predictions=lambda w: (
-            f"results/{role_dataset('acdc')}/predictions/{case_model()}/volumes"
+            f"{RESULTS}/{role_dataset('acdc')}/predictions/{case_model()}/volumes"
         ),
     output:
         png=report(
-            "results/figures/fig1.png",
+            RESULTS + "/figures/fig1.png",
             caption="../report/fig1.rst",
             category="Figures",
         ),
-        pdf="results/figures/fig1.pdf",
+        pdf=RESULTS + "/figures/fig1.pdf",
     log:
-        "results/logs/figures/fig1.log",
+        RESULTS + "/logs/figures/fig1.log",
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -36,14 +36,14 @@ rule fig4a:
         ),
     output:
         png=report(
-            "results/figures/fig4a.png",
+            RESULTS + "/figures/fig4a.png",
             caption="../report/fig4a.rst",
             category="Figures",
         ),
-        pdf="results/figures/fig4a.pdf",
-        csv="results/figures/fig4a.csv",
+        pdf=RESULTS + "/figures/fig4a.pdf",
+        csv=RESULTS + "/figures/fig4a.csv",
     log:
-        "results/logs/figures/fig4a.log",
+        RESULTS + "/logs/figures/fig4a.log",
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -61,14 +61,14 @@ rule fig4b:
         ),
     output:
         png=report(
-            "results/figures/fig4b.png",
+            RESULTS + "/figures/fig4b.png",
             caption="../report/fig4b.rst",
             category="Figures",
         ),
-        pdf="results/figures/fig4b.pdf",
-        csv="results/figures/fig4b.csv",
+        pdf=RESULTS + "/figures/fig4b.pdf",
+        csv=RESULTS + "/figures/fig4b.csv",
     log:
-        "results/logs/figures/fig4b.log",
+        RESULTS + "/logs/figures/fig4b.log",
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -84,14 +84,14 @@ rule fig5:
         metrics=lambda w: metric_files([role_dataset("acdc")], present(PAPER_MODELS)),
     output:
         png=report(
-            "results/figures/fig5.png",
+            RESULTS + "/figures/fig5.png",
             caption="../report/fig5.rst",
             category="Figures",
         ),
-        pdf="results/figures/fig5.pdf",
-        csv="results/figures/fig5.csv",
+        pdf=RESULTS + "/figures/fig5.pdf",
+        csv=RESULTS + "/figures/fig5.csv",
     log:
-        "results/logs/figures/fig5.log",
+        RESULTS + "/logs/figures/fig5.log",
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -107,14 +107,14 @@ rule fig6:
         metrics=lambda w: metric_files(role_datasets(), present(WEIGHTING_MODELS)),
     output:
         png=report(
-            "results/figures/fig6.png",
+            RESULTS + "/figures/fig6.png",
             caption="../report/fig6.rst",
             category="Figures",
         ),
-        pdf="results/figures/fig6.pdf",
-        csv="results/figures/fig6.csv",
+        pdf=RESULTS + "/figures/fig6.pdf",
+        csv=RESULTS + "/figures/fig6.csv",
     log:
-        "results/logs/figures/fig6.log",
+        RESULTS + "/logs/figures/fig6.log",
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -133,14 +133,14 @@ rule fig7:
         metrics=lambda w: metric_files(role_datasets(), present(THRESHOLD_MODELS)),
     output:
         png=report(
-            "results/figures/fig7.png",
+            RESULTS + "/figures/fig7.png",
             caption="../report/fig7.rst",
             category="Figures",
         ),
-        pdf="results/figures/fig7.pdf",
-        csv="results/figures/fig7.csv",
+        pdf=RESULTS + "/figures/fig7.pdf",
+        csv=RESULTS + "/figures/fig7.csv",
     log:
-        "results/logs/figures/fig7.log",
+        RESULTS + "/logs/figures/fig7.log",
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -159,18 +159,18 @@ rule figS1:
         raw=lambda w: raw_inputs_of(role_dataset("acdc")),
         metrics=lambda w: metric_files([role_dataset("acdc")], [case_model()]),
         predictions=lambda w: [
-            f"results/{role_dataset('acdc')}/predictions/{m}/volumes"
+            f"{RESULTS}/{role_dataset('acdc')}/predictions/{m}/volumes"
             for m in present(PAPER_MODELS)
         ],
     output:
         png=report(
-            "results/figures/figS1.png",
+            RESULTS + "/figures/figS1.png",
             caption="../report/figS1.rst",
             category="Figures",
         ),
-        pdf="results/figures/figS1.pdf",
+        pdf=RESULTS + "/figures/figS1.pdf",
     log:
-        "results/logs/figures/figS1.log",
+        RESULTS + "/logs/figures/figS1.log",
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -191,16 +191,16 @@ rule figS2:
             [role_dataset("acdc")], [distance_map_model()], "checkpoint.pt"
         ),
         metrics=lambda w: metric_files([role_dataset("acdc")], [distance_map_model()]),
-        preprocessed=lambda w: f"results/{role_dataset('acdc')}/preprocessed/meta.json",
+        preprocessed=lambda w: f"{RESULTS}/{role_dataset('acdc')}/preprocessed/meta.json",
     output:
         png=report(
-            "results/figures/figS2.png",
+            RESULTS + "/figures/figS2.png",
             caption="../report/figS2.rst",
             category="Figures",
         ),
-        pdf="results/figures/figS2.pdf",
+        pdf=RESULTS + "/figures/figS2.pdf",
     log:
-        "results/logs/figures/figS2.log",
+        RESULTS + "/logs/figures/figS2.log",
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -216,16 +216,16 @@ rule figS3:
         base=lambda w: fold_files([role_dataset("acdc")], ["unet-base"], "model.pt"),
         dmr=lambda w: fold_files([role_dataset("acdc")], ["unet-dmr"], "model.pt"),
         metrics=lambda w: metric_files([role_dataset("acdc")], ["unet-dmr"]),
-        preprocessed=lambda w: f"results/{role_dataset('acdc')}/preprocessed/meta.json",
+        preprocessed=lambda w: f"{RESULTS}/{role_dataset('acdc')}/preprocessed/meta.json",
     output:
         png=report(
-            "results/figures/figS3.png",
+            RESULTS + "/figures/figS3.png",
             caption="../report/figS3.rst",
             category="Figures",
         ),
-        pdf="results/figures/figS3.pdf",
+        pdf=RESULTS + "/figures/figS3.pdf",
     log:
-        "results/logs/figures/figS3.log",
+        RESULTS + "/logs/figures/figS3.log",
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -242,14 +242,14 @@ rule figS4:
         histories=lambda w: fold_files(DATASETS, MODELS, "history.csv"),
     output:
         png=report(
-            "results/figures/figS4.png",
+            RESULTS + "/figures/figS4.png",
             caption="../report/figS4.rst",
             category="Figures",
         ),
-        pdf="results/figures/figS4.pdf",
-        csv="results/figures/figS4.csv",
+        pdf=RESULTS + "/figures/figS4.pdf",
+        csv=RESULTS + "/figures/figS4.csv",
     log:
-        "results/logs/figures/figS4.log",
+        RESULTS + "/logs/figures/figS4.log",
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -266,14 +266,14 @@ rule figS5:
         models=lambda w: fold_files(role_datasets(), weight_pair_models(), "model.pt"),
     output:
         png=report(
-            "results/figures/figS5.png",
+            RESULTS + "/figures/figS5.png",
             caption="../report/figS5.rst",
             category="Figures",
         ),
-        pdf="results/figures/figS5.pdf",
-        csv="results/figures/figS5.csv",
+        pdf=RESULTS + "/figures/figS5.pdf",
+        csv=RESULTS + "/figures/figS5.csv",
     log:
-        "results/logs/figures/figS5.log",
+        RESULTS + "/logs/figures/figS5.log",
     conda:
         "../../envs/dmr.yaml"
     params:

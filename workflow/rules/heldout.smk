@@ -7,11 +7,13 @@ rule predict_heldout:
         raw_inputs,
         models=lambda w: [f"{d}/model.pt" for d in model_dirs(w.dataset, w.model)],
     output:
-        predictions=directory("results/{dataset}/heldout/predictions/{model}/volumes"),
+        predictions=directory(
+            RESULTS + "/{dataset}/heldout/predictions/{model}/volumes"
+        ),
     log:
-        "results/logs/{dataset}/heldout/predict_{model}.log",
+        RESULTS + "/logs/{dataset}/heldout/predict_{model}.log",
     benchmark:
-        "results/benchmarks/{dataset}/heldout/predict_{model}.tsv"
+        RESULTS + "/benchmarks/{dataset}/heldout/predict_{model}.tsv"
     conda:
         "../../envs/dmr.yaml"
     threads: config["training"]["threads"]
@@ -23,7 +25,7 @@ rule predict_heldout:
         fmt=dataset_format,
         raw=raw_path,
         split=heldout_flags,
-        models="results/{dataset}/models/{model}",
+        models=RESULTS + "/{dataset}/models/{model}",
         device=config["training"]["device"],
         reuse=(
             "--reuse-freed-memory"
@@ -41,14 +43,14 @@ rule metrics_heldout:
         raw_inputs,
         predictions=rules.predict_heldout.output.predictions,
     output:
-        metrics="results/{dataset}/heldout/metrics/{model}.csv",
-        slices="results/{dataset}/heldout/metrics/slices/{model}.csv",
-        clinical="results/{dataset}/heldout/metrics/clinical/{model}.csv",
-        status="results/{dataset}/heldout/metrics/{model}.status.json",
+        metrics=RESULTS + "/{dataset}/heldout/metrics/{model}.csv",
+        slices=RESULTS + "/{dataset}/heldout/metrics/slices/{model}.csv",
+        clinical=RESULTS + "/{dataset}/heldout/metrics/clinical/{model}.csv",
+        status=RESULTS + "/{dataset}/heldout/metrics/{model}.status.json",
     log:
-        "results/logs/{dataset}/heldout/metrics_{model}.log",
+        RESULTS + "/logs/{dataset}/heldout/metrics_{model}.log",
     benchmark:
-        "results/benchmarks/{dataset}/heldout/metrics_{model}.tsv"
+        RESULTS + "/benchmarks/{dataset}/heldout/metrics_{model}.tsv"
     conda:
         "../../envs/dmr.yaml"
     params:

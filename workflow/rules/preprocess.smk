@@ -6,16 +6,16 @@ rule preprocess:
         raw_inputs,
         check=rules.check_data.output.report,
     output:
-        images="results/{dataset}/preprocessed/images.npy",
-        labels="results/{dataset}/preprocessed/labels.npy",
-        distmaps="results/{dataset}/preprocessed/distmaps.npy",
-        slices="results/{dataset}/preprocessed/slices.csv",
-        cases="results/{dataset}/preprocessed/cases.csv",
-        meta="results/{dataset}/preprocessed/meta.json",
+        images=RESULTS + "/{dataset}/preprocessed/images.npy",
+        labels=RESULTS + "/{dataset}/preprocessed/labels.npy",
+        distmaps=RESULTS + "/{dataset}/preprocessed/distmaps.npy",
+        slices=RESULTS + "/{dataset}/preprocessed/slices.csv",
+        cases=RESULTS + "/{dataset}/preprocessed/cases.csv",
+        meta=RESULTS + "/{dataset}/preprocessed/meta.json",
     log:
-        "results/logs/{dataset}/preprocess.log",
+        RESULTS + "/logs/{dataset}/preprocess.log",
     benchmark:
-        "results/benchmarks/{dataset}/preprocess.tsv"
+        RESULTS + "/benchmarks/{dataset}/preprocess.tsv"
     conda:
         "../../envs/dmr.yaml"
     resources:
@@ -39,14 +39,14 @@ rule augment:
         meta=rules.preprocess.output.meta,
         images=rules.preprocess.output.images,
     output:
-        images="results/{dataset}/augmented/images.npy",
-        labels="results/{dataset}/augmented/labels.npy",
-        distmaps="results/{dataset}/augmented/distmaps.npy",
-        slices="results/{dataset}/augmented/slices.csv",
+        images=RESULTS + "/{dataset}/augmented/images.npy",
+        labels=RESULTS + "/{dataset}/augmented/labels.npy",
+        distmaps=RESULTS + "/{dataset}/augmented/distmaps.npy",
+        slices=RESULTS + "/{dataset}/augmented/slices.csv",
     log:
-        "results/logs/{dataset}/augment.log",
+        RESULTS + "/logs/{dataset}/augment.log",
     benchmark:
-        "results/benchmarks/{dataset}/augment.tsv"
+        RESULTS + "/benchmarks/{dataset}/augment.tsv"
     conda:
         "../../envs/dmr.yaml"
     resources:
@@ -69,9 +69,9 @@ rule folds:
     input:
         cases=rules.preprocess.output.cases,
     output:
-        folds="results/{dataset}/folds.csv",
+        folds=RESULTS + "/{dataset}/folds.csv",
     log:
-        "results/logs/{dataset}/folds.log",
+        RESULTS + "/logs/{dataset}/folds.log",
     conda:
         "../../envs/dmr.yaml"
     params:

@@ -5,9 +5,9 @@
 
 rule report_config:
     output:
-        "results/report/config.json",
+        RESULTS + "/report/config.json",
     log:
-        "results/logs/report/config.log",
+        RESULTS + "/logs/report/config.log",
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -20,15 +20,15 @@ rule report_config:
 rule report:
     input:
         config=rules.report_config.output[0],
-        summary="results/tables/paper_vs_reproduced.json",
+        summary=RESULTS + "/tables/paper_vs_reproduced.json",
         tables=lambda w: report_tables(),
         figures=lambda w: report_figures(),
-        checks=expand("results/{dataset}/data_check.json", dataset=DATASETS),
+        checks=expand(RESULTS + "/{dataset}/data_check.json", dataset=DATASETS),
         histories=lambda w: fold_files(DATASETS, MODELS, "history.csv"),
     output:
-        "results/report.html",
+        RESULTS + "/report.html",
     log:
-        "results/logs/report/report.log",
+        RESULTS + "/logs/report/report.log",
     conda:
         "../../envs/dmr.yaml"
     params:
