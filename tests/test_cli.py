@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dmr.cli import build_parser, main
@@ -61,3 +63,28 @@ def test_every_paper_figure_has_a_subcommand(name: str, capsys: pytest.CaptureFi
         build_parser().parse_args(["figure", name, "--help"])
     assert exc.value.code == 0
     assert f"usage: dmr figure {name}" in capsys.readouterr().out
+
+
+def test_corrupt_model_is_one_error_line_without_pytorch_advice(tmp_path: Path) -> None:
+    """The real process's stderr: no traceback, no ``weights_only`` advice or warning.
+
+    The bytes start like a protocol-4 pickle, which PyTorch's weights-only loader warns about.
+    """
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"\x80\x04" + np.random.default_rng(0).bytes(254))
+    out = tmp_path / "labels.nii.gz"
+    argv = ["predict", "--model", str(model), "in.nii.gz", "-o", str(out)]
+    run = subprocess.run(
+        [sys.executable, "-m", "dmr.cli", *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr and "weights_only" not in run.stderr, run.stderr
+    errors = [line for line in run.stderr.splitlines() if "error" in line.lower()]
+    assert errors == [
+        f"dmr predict: error: {model}: not a dmr model file "
+        "(corrupt or not a checkpoint: not a PyTorch zip archive)"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]

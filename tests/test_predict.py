@@ -266,3 +266,96 @@ def test_predict_cross_validation_base_model_and_missing_fold(tmp_path, monkeypa
     timing = pd.read_csv(tmp_path / "timing.csv")
     assert len(timing) == 2 and timing["ms_regularized"].map(math.isnan).all()
     assert (timing["precision"] == "bf16").all()  # inference follows training.amp
+
+
+def _corrupt_model_files(folder: Path) -> dict[str, Path]:
+    """Random bytes (a pickle-protocol-4 start, which PyTorch warns about), text, a truncated
+    model.pt: none of them is a model, and PyTorch's message for each is ten lines of advice."""
+    folder.mkdir(parents=True, exist_ok=True)
+    real = constant_bundle(folder / "real", 1, [0, 1, 2, 3]).read_bytes()
+    files = {
+        "random.pt": b"\x80\x04" + np.random.default_rng(0).bytes(254),
+        "text.pt": b"hello, this is a text file\nnot a model\n",
+        "truncated.pt": real[: len(real) // 2],
+    }
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return {name: folder / name for name in files}
+
+
+@pytest.mark.parametrize("output", ["seg.png", "out_noext", "seg.jpg", "seg.mhd", ".nii.gz"])
+def test_cli_predict_refuses_an_unwritable_output_name_before_any_work(
+    tmp_path, capsys, monkeypatch, output
+):
+    """A 2-D format kept slice 0 only (exit 0); no suffix failed in SimpleITK after inference."""
+    import dmr.inference.predict as predict
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work done before the output name was checked")
+
+    monkeypatch.setattr(predict, "load_models", no_work)
+    monkeypatch.setattr(predict, "read_volume", no_work)
+    model = constant_bundle(tmp_path / "model", 1, [0, 1, 2, 3])
+    image = _write(synthetic_image(), tmp_path / "image.nii.gz")
+    out = tmp_path / "out"
+    out.mkdir()
+    before = sorted(tmp_path.rglob("*"))
+    status = main(["predict", "--model", str(model), str(image), "-o", str(out / output)])
+    err = capsys.readouterr().err
+    assert status == 1
+    (line,) = [x for x in err.splitlines() if x.startswith("dmr predict: error:")]
+    assert f"{out / output}: cannot write a 3-D label map" in line
+    assert ".nii.gz, .nii, .nrrd, .mha" in line
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written, not even a temporary file
+    # a model that does not exist is not even looked for
+    missing = tmp_path / "no-such-model.pt"
+    assert main(["predict", "--model", str(missing), str(image), "-o", str(out / output)]) == 1
+    assert "cannot write a 3-D label map" in capsys.readouterr().err
+
+
+def test_predict_file_checks_the_output_name_first(tmp_path):
+    from dmr.inference.predict import LABEL_MAP_SUFFIXES, predict_file
+
+    with pytest.raises(InputError, match=r"seg\.png: cannot write .*\.nii\.gz"):
+        predict_file([tmp_path / "absent.pt"], tmp_path / "absent.nii.gz", tmp_path / "seg.png")
+    (tmp_path / "folder.nii.gz").mkdir()
+    with pytest.raises(InputError, match=r"folder\.nii\.gz: is a folder"):
+        predict_file(
+            [tmp_path / "absent.pt"], tmp_path / "absent.nii.gz", tmp_path / "folder.nii.gz"
+        )
+    for suffix in LABEL_MAP_SUFFIXES:  # an accepted name goes on to the model (missing here)
+        with pytest.raises(InputError, match=r"absent\.pt: model not found"):
+            predict_file([tmp_path / "absent.pt"], tmp_path / "x.nii.gz", tmp_path / f"y{suffix}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.nii.gz"]
+
+
+@pytest.mark.parametrize("name", ["random.pt", "text.pt", "truncated.pt"])
+def test_cli_predict_names_a_corrupt_model_file_in_one_line(tmp_path, capsys, name):
+    model = _corrupt_model_files(tmp_path / "models")[name]
+    image = _write(synthetic_image(), tmp_path / "image.nii.gz")
+    out = tmp_path / "out" / "labels.nii.gz"
+    status = main(["predict", "--model", str(model), str(image), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert status == 1
+    (line,) = [x for x in err.splitlines() if x.startswith("dmr predict: error:")]
+    assert f"{model}: not a dmr model file (corrupt or not a checkpoint" in line
+    assert "weights_only" not in err and "Traceback" not in err
+    assert len(line) < 200, line
+    assert not out.parent.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("random.pt", "not a PyTorch zip archive"),
+        ("text.pt", "not a PyTorch zip archive"),
+        ("truncated.pt", "truncated or damaged archive"),
+    ],
+)
+def test_load_models_gives_the_reason_of_a_corrupt_model_in_a_clause(tmp_path, name, reason):
+    model = _corrupt_model_files(tmp_path)[name]
+    with pytest.raises(InputError) as caught:
+        load_models([model])
+    assert str(caught.value) == (
+        f"{model}: not a dmr model file (corrupt or not a checkpoint: {reason})"
+    )

@@ -18,6 +18,7 @@ from dmr.cli import main
 from dmr.errors import DmrError
 from dmr.models import build_model, count_parameters
 from dmr.train import HISTORY_COLUMNS, TrainConfig, build_optimizer, train
+from dmr.train.checkpoint import save_checkpoint
 from dmr.train.history import sigma_ratios
 from dmr.train.losses import build_loss
 
@@ -174,6 +175,32 @@ def test_bad_training_settings_are_named_before_anything_is_written(
     with pytest.raises(DmrError, match=message):
         train(config(folders, tmp_path, **changes))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", ["random", "text", "truncated"])
+def test_a_corrupt_resume_checkpoint_is_named_in_one_line(folders, tmp_path, content):
+    """A damaged last.pt: PyTorch's ten lines of weights_only advice would be wrong here."""
+    cfg = config(folders, tmp_path, epochs=1)
+    saved = tmp_path / "saved.pt"
+    save_checkpoint(saved, {"kind": "train-state", "weights": torch.zeros(1000)})
+    data = {
+        "random": np.random.default_rng(0).bytes(256),
+        "text": b"epoch: 3\nnot a checkpoint\n",
+        "truncated": saved.read_bytes()[:-100],
+    }[content]
+    cfg.ckpt_dir.mkdir()
+    last = cfg.ckpt_dir / "last.pt"
+    last.write_bytes(data)
+    with pytest.raises(DmrError) as caught:
+        train(cfg)
+    message = str(caught.value)
+    assert message.startswith(
+        f"{last}: not a dmr training state file (corrupt or not a checkpoint: "
+    )
+    assert message.endswith("; delete it to train this fold from the start")
+    assert "\n" not in message and "weights_only" not in message
+    assert last.read_bytes() == data and list(cfg.ckpt_dir.iterdir()) == [last]
+    assert not cfg.output.exists()
 
 
 def test_cli_train_smoke(folders, tmp_path):

@@ -24,7 +24,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", required=True, action="append", type=Path, help="model to use")
     p.add_argument("input", type=Path, help="3-D short-axis image (.nii/.nii.gz)")
-    p.add_argument("-o", "--output", required=True, type=Path, help="label map to write")
+    p.add_argument(
+        "-o", "--output", required=True, type=Path, help="3-D label map to write (labels.nii.gz)"
+    )
     p.add_argument("--device", default="auto")
     add_inference_amp(p)
     add_reuse_freed_memory(p)
@@ -32,8 +34,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from dmr.inference.predict import predict_file
+    from dmr.inference.predict import check_label_map_path, predict_file
 
+    check_label_map_path(args.output)  # before anything else happens or is logged
     apply_reuse_freed_memory(args)
     predict_file(args.model, args.input, args.output, device=args.device, amp=args.amp)
     return 0

@@ -68,6 +68,12 @@ BUNDLE_KEYS: tuple[str, ...] = (
     "fold",
 )
 
+#: Names ``dmr predict`` may write its label map to: 3-D formats that keep the image's geometry
+#: (origin, spacing, direction) in ONE file. 2-D formats (.png, .jpg) would silently keep slice 0;
+#: a detached header (.mhd, .nhdr, .hdr) would point at the temporary data file of dmr.io's atomic
+#: write; an unknown suffix fails in SimpleITK only after the whole inference.
+LABEL_MAP_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".mha")
+
 
 @dataclass
 class LoadedModel:
@@ -315,11 +321,27 @@ def _predict_or_explain(predictor: Predictor, image: sitk.Image, path: Path) -> 
         raise InputError(f"{path}: {exc}") from exc
 
 
+def check_label_map_path(path: Path) -> None:
+    """Refuse an output name the label map cannot be written to, before any model is loaded.
+
+    Raises:
+        InputError: naming ``path`` and the accepted suffixes (:data:`LABEL_MAP_SUFFIXES`).
+    """
+    if not path.name.endswith(LABEL_MAP_SUFFIXES) or path.name in LABEL_MAP_SUFFIXES:
+        raise InputError(
+            f"{path}: cannot write a 3-D label map under this name; give a file name ending in "
+            + ", ".join(LABEL_MAP_SUFFIXES)
+        )
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give the label map's file name")
+
+
 def predict_file(
     models: list[Path], input: Path, output: Path, device: str = "auto", amp: str = TRAINED
 ) -> None:
     """``dmr predict``: segment one 3-D NIfTI with one model or an ensemble; write atomically."""
     input, output = Path(input), Path(output)
+    check_label_map_path(output)
     predictor = Predictor.from_paths(list(models), device, amp)
     image = read_volume(input)
     labels = _predict_or_explain(predictor, image, input)
