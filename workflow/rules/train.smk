@@ -38,6 +38,11 @@ rule train:
         lr=lambda w: train_cfg(w)["lr"],
         decay=lambda w: train_cfg(w)["lr_decay"],
         sigma_lr=lambda w: train_cfg(w)["sigma_lr_scale"],
+        step_cap=lambda w: (
+            f"--max-steps-per-epoch {train_cfg(w)['max_steps_per_epoch']}"
+            if train_cfg(w).get("max_steps_per_epoch")
+            else ""
+        ),
         bn_slices=lambda w: train_cfg(w)["bn_stats_slices"],
         seed=lambda w: train_cfg(w)["seed"],
         device=lambda w: train_cfg(w)["device"],
@@ -60,7 +65,7 @@ rule train:
         "--model-name {wildcards.model} --loss {params.loss} --weighting {params.weighting} "
         "--threshold {params.threshold} --width {params.width} --epochs {params.epochs} "
         "--batch-size {params.batch} --lr {params.lr} --lr-decay {params.decay} "
-        "--sigma-lr-scale {params.sigma_lr} "
+        "--sigma-lr-scale {params.sigma_lr} {params.step_cap} "
         "--bn-stats-slices {params.bn_slices} "
         "--seed {params.seed} --device {params.device} --threads {threads} --amp {params.amp} "
         "--data-on-device {params.data} --data-memory-fraction {params.data_fraction} "

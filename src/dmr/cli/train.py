@@ -46,6 +46,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "the paper's (%(default)s)",
     )
     p.add_argument(
+        "--max-steps-per-epoch",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop each epoch after N optimiser steps and validate on at most N batches, to "
+        "rehearse a grid at its real sizes in minutes (default: whole epochs)",
+    )
+    p.add_argument(
         "--bn-stats-slices",
         type=int,
         default=0,
@@ -105,6 +113,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         lr_decay=args.lr_decay,
         sigma_lr_scale=args.sigma_lr_scale,
+        max_steps_per_epoch=args.max_steps_per_epoch,
         bn_stats_slices=args.bn_stats_slices,
         seed=args.seed,
         device=args.device,

@@ -30,6 +30,8 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "sigma_mad_ratio",
     "lr",
     "seconds",
+    "train_steps",
+    "val_batches",
     "device",
     "precision",
 )
@@ -78,6 +80,10 @@ class TrainConfig:
     #: Learning rate of the DMR loss's s = log sigma relative to ``lr`` (1: the paper's; see
     #: ``dmr.train.steps.build_optimizer``).
     sigma_lr_scale: float = 1.0
+    #: Stop each epoch after this many optimiser steps and validate on at most this many
+    #: batches (None: whole epochs). For rehearsing a grid's code paths at its real sizes in
+    #: minutes; nothing else of the recipe changes.
+    max_steps_per_epoch: int | None = None
 
     def __post_init__(self) -> None:
         # Checked here, before any data is read: torch rejects a bad lr only when it builds the
@@ -87,6 +93,10 @@ class TrainConfig:
                 raise DmrError(
                     f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}"
                 )
+        if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
+            raise DmrError(
+                f"--max-steps-per-epoch must be at least 1, got {self.max_steps_per_epoch}"
+            )
         if self.bn_stats_slices < 0:
             raise DmrError(f"--bn-stats-slices must be >= 0, got {self.bn_stats_slices}")
         if not self.lr > 0:

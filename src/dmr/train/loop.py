@@ -128,6 +128,7 @@ def train(cfg: TrainConfig) -> None:
             amp_dtype=amp_dtype,
             scaler=scaler,
             description=f"epoch {epoch + 1}/{cfg.epochs}",
+            max_steps=cfg.max_steps_per_epoch,
         )
         refresh_batchnorm_statistics(
             model,
@@ -136,7 +137,15 @@ def train(cfg: TrainConfig) -> None:
             device=device,
             amp_dtype=amp_dtype,
         )
-        row |= evaluate(model, loss_fn, val_data, cfg.batch_size, device, amp_dtype)
+        row |= evaluate(
+            model,
+            loss_fn,
+            val_data,
+            cfg.batch_size,
+            device,
+            amp_dtype,
+            max_batches=cfg.max_steps_per_epoch,
+        )
         row |= sigma_ratios(row, learned=regularized and cfg.weighting == "learned")
         scheduler.step()
         row |= {

@@ -3,6 +3,7 @@ pieces ``dmr.train.loop`` repeats, free functions so that tests and benchmarks r
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 from contextlib import nullcontext
@@ -141,14 +142,19 @@ def evaluate(
     batch_size: int,
     device: torch.device,
     amp_dtype: torch.dtype | None = None,
+    max_batches: int | None = None,
 ) -> dict[str, float]:
-    """No-grad pass over ``dataset``: mean loss and distance-map MAD per slice (NaN for base
-    models), pooled mean foreground Dice (and its Dice loss, 1 - Dice, for Fig. S4) and the loss
-    module's current sigmas/weights."""
+    """No-grad pass over ``dataset`` (its first ``max_batches`` batches when given): mean loss
+    and distance-map MAD per slice (NaN for base models), pooled mean foreground Dice (and its
+    Dice loss, 1 - Dice, for Fig. S4), the loss module's current sigmas/weights and the number
+    of batches seen."""
     model.eval()
     loss_fn.eval()
     sums, confusion, last = _Sums(("val_loss", "val_mad"), device), None, None
-    for batch in epoch_batches(dataset, batch_size, shuffle=False, seed=0, epoch=0):
+    batches = epoch_batches(dataset, batch_size, shuffle=False, seed=0, epoch=0)
+    n_batches = 0
+    for batch in itertools.islice(batches, max_batches):
+        n_batches += 1
         last, logits, labels = _loss_on_batch(model, loss_fn, batch, device, amp_dtype)
         sums.add(len(batch[0]), val_loss=last.total, val_mad=last.mad)
         counts = confusion_matrix(logits, labels)
@@ -161,6 +167,7 @@ def evaluate(
         "sigma_mad": last.sigma_mad,
         "weight_ce": last.weight_ce,
         "weight_mad": last.weight_mad,
+        "val_batches": n_batches,
     }
 
 
@@ -177,18 +184,29 @@ def train_one_epoch(
     amp_dtype: torch.dtype | None = None,
     scaler: torch.amp.GradScaler | None = None,
     description: str = "",
+    max_steps: int | None = None,
 ) -> dict[str, float]:
-    """Train steps over a shuffled pass of ``dataset``; returns per-slice mean losses and the
-    Dice loss (1 - pooled mean foreground Dice) of the training batches' predictions, the
-    quantity the paper plots in Fig. S4 because cross-entropy is hard to read."""
+    """Train steps over a shuffled pass of ``dataset`` (stopped after ``max_steps`` when
+    given); returns per-slice mean losses, the Dice loss (1 - pooled mean foreground Dice) of
+    the training batches' predictions, the quantity the paper plots in Fig. S4 because
+    cross-entropy is hard to read, and the number of steps taken."""
     model.train()
     loss_fn.train()
     sums = _Sums(("train_loss", "train_ce", "train_mad"), device)
     confusion = None
     n_batches = math.ceil(len(dataset) / batch_size)
-    batches = epoch_batches(dataset, batch_size, shuffle=True, seed=seed, epoch=epoch)
+    if max_steps is not None:
+        n_batches = min(n_batches, max_steps)
+    batches = itertools.islice(
+        epoch_batches(dataset, batch_size, shuffle=True, seed=seed, epoch=epoch), n_batches
+    )
+    steps = 0
     for batch in tqdm(batches, total=n_batches, desc=description, file=sys.stderr, leave=False):
+        steps += 1
         result, counts = train_step(model, loss_fn, optimizer, batch, device, amp_dtype, scaler)
         sums.add(len(batch[0]), train_loss=result.total, train_ce=result.ce, train_mad=result.mad)
         confusion = counts if confusion is None else confusion + counts
-    return sums.means() | {"train_dice_loss": 1.0 - mean_foreground_dice(confusion)}
+    return sums.means() | {
+        "train_dice_loss": 1.0 - mean_foreground_dice(confusion),
+        "train_steps": steps,
+    }
