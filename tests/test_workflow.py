@@ -49,7 +49,7 @@ def _paper_data(cwd: Path) -> None:
         (cwd / folder).mkdir(parents=True, exist_ok=True)
 
 
-@pytest.mark.parametrize("configfile", ["config.yaml", "paper.yaml", "test.yaml"])
+@pytest.mark.parametrize("configfile", ["config.yaml", "paper.yaml", "test.yaml", "rehearsal.yaml"])
 def test_dry_run_builds_the_whole_dag(configfile: str, tmp_path: Path) -> None:
     _paper_data(tmp_path)
     run = _snakemake("-n", "--configfile", str(ROOT / "config" / configfile), cwd=tmp_path)
@@ -198,6 +198,43 @@ def test_paper_config_trains_every_network_as_long(tmp_path: Path) -> None:
     assert {e for (dataset, _), e in epochs.items() if dataset == "lvsc"} == {"30"}
     assert set(_train_option(run, "--lr-decay").values()) == {"0.99"}
     assert set(_train_option(run, "--bn-stats-slices").values()) == {"0"}
+
+
+def _job_counts(run: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    """Rule -> jobs, from the "Job stats" table of a dry run."""
+    stats = (run.stdout + run.stderr).partition("Job stats:")[2].partition("total")[0]
+    return {
+        words[0]: int(words[1])
+        for words in (line.split() for line in stats.splitlines())
+        if len(words) == 2 and words[1].isdigit()
+    }
+
+
+def test_the_rehearsal_runs_every_job_of_the_paper_grid_with_a_step_cap(tmp_path: Path) -> None:
+    """config/rehearsal.yaml plans the same jobs as config/paper.yaml (phantoms instead of the
+    download and the user's LVSC, plus its plan), trains with the paper's settings for one
+    capped epoch, and inherits nothing from config/config.yaml."""
+    _paper_data(tmp_path)
+    paper = _snakemake("-n", "--configfile", str(ROOT / "config" / "paper.yaml"), cwd=tmp_path)
+    rehearsal = _snakemake(
+        "-n", "-p", "--configfile", str(ROOT / "config" / "rehearsal.yaml"), cwd=tmp_path
+    )
+    assert paper.returncode == 0 and rehearsal.returncode == 0, rehearsal.stderr[-3000:]
+    paper_jobs, rehearsal_jobs = _job_counts(paper), _job_counts(rehearsal)
+    assert paper_jobs.pop("download") == 1 and rehearsal_jobs.pop("phantoms") == 2
+    assert rehearsal_jobs.pop("plan") == 1
+    assert paper_jobs == rehearsal_jobs
+    assert rehearsal_jobs["train"] == 90
+    for option, value in [
+        ("--max-steps-per-epoch", "2"),
+        ("--epochs", "1"),
+        ("--sigma-lr-scale", "1"),
+        ("--bn-stats-slices", "0"),
+        ("--batch-size", "15"),
+        ("--width", "32"),
+    ]:
+        assert set(_train_option(rehearsal, option).values()) == {value}, option
+    assert "results/rehearsal/plan.md" in rehearsal.stdout + rehearsal.stderr
 
 
 def test_arch_overrides_set_the_epochs_of_both_versions_of_one_architecture(

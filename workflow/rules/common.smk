@@ -449,7 +449,17 @@ def final_outputs():
     ]
     outputs += figure_outputs()
     outputs.append(RESULTS + "/report.html")
+    if config["plan"]["target"]:
+        outputs.append(RESULTS + "/plan.md")
     return outputs
+
+
+def plan_target():
+    """The config whose grid `plan.md` projects: as given, or relative to the workflow."""
+    target = Path(config["plan"]["target"])
+    if not target.is_absolute() and not target.exists():
+        target = Path(workflow.basedir) / target
+    return str(target)
 
 
 def figure_name(dataset):

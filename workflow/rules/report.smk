@@ -42,3 +42,26 @@ rule report:
         "--tables {input.tables} --figures {input.figures} --data-checks {input.checks} "
         "--histories {input.histories} --captions {params.captions:q} "
         "--workflow-dir {params.workflow_dir:q} -o {output} > {log} 2>&1"
+
+
+rule plan:
+    input:
+        config=rules.report_config.output[0],
+        # Last of all: every job's benchmark record and folder is there to be measured.
+        report=RESULTS + "/report.html",
+        histories=lambda w: fold_files(DATASETS, MODELS, "history.csv"),
+    output:
+        md=RESULTS + "/plan.md",
+        json=RESULTS + "/plan.json",
+    log:
+        RESULTS + "/logs/report/plan.log",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        target=lambda w: plan_target(),
+        results=RESULTS,
+        resources=RESOURCES,
+    shell:
+        "dmr plan --config {input.config} --target {params.target:q} "
+        "--results {params.results:q} --resources {params.resources:q} "
+        "-o {output.md} --json {output.json} > {log} 2>&1"

@@ -101,7 +101,54 @@ def _cmd_write_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_plan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="project a real grid's hours, memory and disk from a rehearsal's measurements",
+        description="Read a finished run's histories, Snakemake benchmark records and folders, "
+        "and project the time, memory and disk of the target config's grid on this machine.",
+    )
+    p.add_argument("--config", required=True, type=Path, help="the run's config (dmr write-config)")
+    p.add_argument("--target", required=True, type=Path, help="the grid to plan (a config YAML)")
+    p.add_argument("--results", required=True, type=Path, help="the run's results folder")
+    p.add_argument("--resources", required=True, type=Path, help="the run's resources folder")
+    p.add_argument("-o", "--output", required=True, type=Path, help="plan.md to write")
+    p.add_argument("--json", required=True, type=Path, help="plan.json to write")
+    p.set_defaults(handler=_cmd_plan)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    import json
+
+    import yaml
+
+    from dmr.errors import InputError
+    from dmr.report.plan_write import write_plan
+
+    config = json.loads(args.config.read_text())
+    try:
+        target = yaml.safe_load(args.target.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{args.target}: not a readable config YAML ({exc})") from exc
+    try:
+        plan = write_plan(
+            args.results,
+            args.resources,
+            config,
+            target,
+            str(args.target.name),
+            args.output,
+            args.json,
+        )
+    except (ValueError, KeyError) as exc:
+        raise InputError(f"{args.results}: cannot plan {args.target} from this run: {exc}") from exc
+    hours = plan["hours"]["total"]
+    print(f"{args.target.name}: {hours:.1f} hours on this machine; wrote {args.output}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands to the ``dmr`` parser."""
     _add_report(sub)
     _add_write_config(sub)
+    _add_plan(sub)

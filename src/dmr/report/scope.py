@@ -56,6 +56,11 @@ def run_scope(config: dict[str, Any]) -> RunScope:
             reasons.append(f"{name}: {span} epochs instead of the paper's {paper_epochs}")
         if widths[0] < PAPER_WIDTH:
             reasons.append(f"{name}: width {widths[0]} instead of the paper's {PAPER_WIDTH}")
+        caps = sorted(
+            {int(s["max_steps_per_epoch"]) for s in settings if s.get("max_steps_per_epoch")}
+        )
+        if caps:
+            reasons.append(f"{name}: at most {caps[0]} training steps per epoch (a rehearsal)")
         size = dataset.get("preprocess", {}).get("size")
         if size is not None and int(size) < 128:
             reasons.append(f"{name}: {size} px network input instead of the paper's 256/192")

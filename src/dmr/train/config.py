@@ -30,6 +30,7 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "sigma_mad_ratio",
     "lr",
     "seconds",
+    "train_seconds",
     "train_steps",
     "val_batches",
     "device",

@@ -130,6 +130,7 @@ def train(cfg: TrainConfig) -> None:
             description=f"epoch {epoch + 1}/{cfg.epochs}",
             max_steps=cfg.max_steps_per_epoch,
         )
+        row["train_seconds"] = time.perf_counter() - started
         refresh_batchnorm_statistics(
             model,
             epoch_batches(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch),
