@@ -99,6 +99,19 @@ def test_acdc_report_matches_info_cfg(acdc_root: Path) -> None:
         assert f"NbFrame: {case['n_frames']}\n" in cfg
 
 
+def test_lvsc_report_has_no_groups_rather_than_unknown(lvsc_root: Path) -> None:
+    report = check_dataset("lvsc", lvsc_root)
+    assert report.cases and all(case["group"] is None for case in report.cases)
+    assert report.groups() == {} and report.to_dict()["groups"] == {}
+    assert "no groups" in report.summary() and "unknown" not in report.summary()
+
+
+def test_a_case_without_group_among_grouped_ones_is_unknown(acdc_root: Path) -> None:
+    report = check_dataset("acdc", acdc_root)
+    report.cases[0]["group"] = None  # e.g. an Info.cfg without Group
+    assert report.groups()["unknown"] == 1 and "groups: " in report.summary()
+
+
 # --------------------------------------------------------------------------- ACDC damage
 def _acdc_missing_gt(root: Path) -> tuple[str, ...]:
     (root / P1 / "patient001_frame01_gt.nii.gz").unlink()

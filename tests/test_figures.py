@@ -37,3 +37,16 @@ def test_overview_png_has_one_column_per_group_or_case(
     assert height == round((PANEL_INCHES * 2 + 0.5) * DPI)
     assert pixels.std() > 20  # images were drawn, not a blank canvas
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary left behind
+
+
+def test_overview_title_says_groups_only_where_the_data_have_them(tmp_path: Path) -> None:
+    from dmr.datasets import read_dataset
+    from dmr.figures.overview import _overview_cases, overview_title
+
+    titles = {}
+    for fmt in ("acdc", "lvsc"):
+        generate_dataset(fmt, tmp_path / fmt, n_cases=5, seed=0, domain=TINY)
+        cases = _overview_cases(fmt, read_dataset(fmt, tmp_path / fmt))
+        titles[fmt] = overview_title(fmt, cases)
+    assert "one study per clinical group" in titles["acdc"]
+    assert "clinical group" not in titles["lvsc"] and "no groups" in titles["lvsc"]

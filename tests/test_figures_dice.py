@@ -222,3 +222,50 @@ def test_threshold_figure_takes_t_from_the_options(
            "--out-prefix", str(prefix)]  # fmt: skip
     assert main(bad) == 1
     assert "--model: expected NAME=VALUE, got 'unet-dmr_t60'" in capsys.readouterr().err
+
+
+def _legend_colours(fig) -> dict[str, tuple[float, ...]]:
+    """Legend text -> RGB of its marker (the colour the figure gives that entry)."""
+    from matplotlib.colors import to_rgb
+
+    legend = fig.legends[0]
+    return {
+        text.get_text(): to_rgb(handle.get_color())
+        for text, handle in zip(legend.get_texts(), legend.legend_handles, strict=True)
+    }
+
+
+def test_a_model_has_one_colour_and_one_name_in_figs_6_7_and_the_tables(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from dmr.labels import model_colour, model_display_name
+    from dmr.tables.common import paper_model
+    from dmr.tables.heldout import OUR_LABEL
+
+    metrics = pd.concat(pd.read_csv(p) for p in _write_metric_csvs(tmp_path))
+    figures = {}
+    for column, levels, labels in (
+        ("weighting", {"unet-dmr": "learned", "unet-dmr_fixed": "fixed"},
+         {"learned": "learned", "fixed": "fixed"}),
+        ("threshold", {"unet-dmr": 250.0, "unet-dmr_t5": 5.0}, {250.0: "T = 250", 5.0: "T = 5"}),
+    ):  # fmt: skip
+        table = dice.ablation_table(metrics, levels, level_column=column, n_resamples=99, seed=0)
+        figures[column] = dice.plot_ablation(
+            table, level_column=column, level_labels=labels, legend_title=column, title=column
+        )
+    main = model_display_name("unet-dmr")
+    colours = {}
+    for column, fig in figures.items():
+        entries = _legend_colours(fig)
+        (entry,) = [text for text in entries if text.endswith(f": {main}")]
+        colours[column] = entries[entry]
+        drawn = {tuple(line.get_color()) for line in fig.axes[0].lines}
+        assert tuple(model_colour("unet-dmr")) in {tuple(c[:3]) for c in drawn}
+        plt.close(fig)
+    assert colours["weighting"] == colours["threshold"] == model_colour("unet-dmr")
+    # Each ablation variant keeps its own colour, apart from the main model's.
+    assert model_colour("unet-dmr_fixed") != model_colour("unet-dmr") != model_colour("unet-dmr_t5")
+    # One spelling: the figures' legend, Table I/III/V row labels and Tables II/IV/VI headers.
+    assert main == "DMR-UNet" == OUR_LABEL == paper_model("unet-dmr").long
+    assert paper_model("unet-dmr").short == main
+    assert model_display_name("segnet-dmr") == "DMR-SegNet" == paper_model("segnet-dmr").long

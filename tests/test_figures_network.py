@@ -180,3 +180,66 @@ def test_learning_curves_average_over_folds(tmp_path: Path) -> None:
     assert figure_paths(tmp_path / "figS4")["png"].stat().st_size > 20_000
     with pytest.raises(InputError, match="expected a path like"):
         training.read_histories([tmp_path / "history.csv"])
+
+
+def _curve_figure(tmp_path: Path, folds: tuple[int, ...]):
+    """Fig. S4 of U-Net, DMR-U-Net and its fixed-weight and T = 5 variants over ``folds``."""
+    models = ("unet-base", "unet-dmr", "unet-dmr_fixed", "unet-dmr_t5")
+    paths = [
+        _history(tmp_path / "results" / "acdc" / "models" / m / f"fold{k}" / "history.csv",
+                 m.partition("-")[2], 0.1 * k)
+        for m in models
+        for k in folds
+    ]  # fmt: skip
+    table = training.curve_table(training.read_histories(paths), n_resamples=99, seed=0)
+    return table, training.plot_curves(table)
+
+
+def test_learning_curves_from_two_folds_draw_each_fold_not_an_interval(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    table, fig = _curve_figure(tmp_path, (0, 1))
+    # The CSV holds every fold's own value beside the mean.
+    assert {"fold0", "fold1"} <= set(table.columns)
+    row = table[(table["model"] == "unet-dmr") & (table["quantity"] == "train_dice_loss")].iloc[0]
+    assert row["mean"] == pytest.approx((row["fold0"] + row["fold1"]) / 2)
+    for ax in fig.axes:
+        assert not [c for c in ax.collections if isinstance(c, PolyCollection)], ax.get_title()
+    fold_lines = [
+        line for ax in fig.axes for line in ax.lines if "fold-line" in (line.get_gid() or "")
+    ]
+    drawn = {line.get_gid().split()[1] for line in fold_lines}
+    assert drawn == {"unet-base", "unet-dmr", "unet-dmr_fixed", "unet-dmr_t5"}
+    assert all(line.get_linewidth() < 1 for line in fold_lines)  # thin
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("one fold" in t for t in legend) and not any("CI" in t for t in legend)
+    assert "each fold" in fig._suptitle.get_text() and "CI" not in fig._suptitle.get_text()
+    plt.close(fig)
+
+    table, fig = _curve_figure(tmp_path / "three", (0, 1, 2))
+    assert any(isinstance(c, PolyCollection) for ax in fig.axes for c in ax.collections)
+    assert not [line for ax in fig.axes for line in ax.lines if line.get_gid()]
+    plt.close(fig)
+
+
+def test_learning_curves_keep_every_model_visible_main_model_on_top(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+
+    from dmr.labels import model_colour
+
+    _, fig = _curve_figure(tmp_path, (0, 1, 2))
+    for ax in fig.axes:
+        means = [line for line in ax.lines if not line.get_gid()]  # no fold lines with 3 folds
+        by_colour = {to_rgb(line.get_color()): line for line in means}
+        main = by_colour.get(model_colour("unet-dmr"))
+        if main is None:
+            continue
+        others = [line for line in means if line is not main]
+        assert all(main.get_zorder() > line.get_zorder() for line in others), ax.get_title()
+        for model in ("unet-dmr_fixed", "unet-dmr_t5"):
+            line = by_colour.get(model_colour(model))
+            if line is not None:  # under the main model, still seen: dashed and with markers
+                assert line.get_linestyle() != "-" and line.get_marker() not in (None, "None")
+    plt.close(fig)

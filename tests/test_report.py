@@ -114,6 +114,38 @@ def test_captions_render_with_the_runs_config_like_snakemake_report(tmp_path: Pa
         render_caption(bad, config)
 
 
+def _caption_text(name: str, config: dict, wildcards: dict[str, str] | None = None) -> str:
+    paragraphs = render_caption(CAPTIONS / f"{name}.rst", config, wildcards)
+    return " ".join(text for paragraph in paragraphs for _, text in paragraph)
+
+
+def test_the_overview_caption_describes_each_datasets_format() -> None:
+    config = {"datasets": {"acdc": {"format": "acdc"}, "lvsc": {"format": "lvsc"}}}
+    acdc = _caption_text("dataset_figure", config, {"kind": "phantoms", "dataset": "acdc"})
+    lvsc = _caption_text("dataset_figure", config, {"kind": "phantoms", "dataset": "lvsc"})
+    assert "per clinical group (DCM" in acdc and "RV blood-pool" in acdc and "ACDC" in acdc
+    assert "RV" not in lvsc and "DCM" not in lvsc and "per clinical group" not in lvsc
+    assert "blood-pool" not in lvsc and "LV myocardium" in lvsc and "LVSC" in lvsc
+    data = _caption_text("dataset_figure", config, {"kind": "data", "dataset": "lvsc"})
+    assert "downloaded" in data and "phantom" not in data
+
+
+def test_captions_spell_models_and_structures_one_way() -> None:
+    """Every caption uses dmr.labels' names: no variant spelling of a model or a structure."""
+    from dmr.labels import STRUCTURE_NAMES, model_display_name
+
+    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    config["stats"] = {}
+    variants = ("DMR-U-Net", "U-Net", "U-SegNet", "DMR UNet", "DMR SN", "DMR USN",
+                "LV cavity", "RV cavity", "blood pool")  # fmt: skip
+    for path in sorted(CAPTIONS.glob("*.rst")):
+        text = path.read_text()
+        found = [v for v in variants if v in text]
+        assert not found, f"{path.name}: {found}"
+    assert model_display_name("unet-dmr") in _caption_text("fig1", config)
+    assert STRUCTURE_NAMES["lv"] in _caption_text("fig5", config)
+
+
 def test_section_titles_follow_the_paper() -> None:
     assert table_title("table6a") == "Table VI(a)" and table_title("table1") == "Table I"
     assert figure_title("fig4b") == "Fig. 4(b)" and figure_title("figS3") == "Fig. S3"
@@ -164,7 +196,7 @@ def test_training_devices_count_trainings_per_device_and_precision(tmp_path: Pat
 def run_files(tmp_path: Path, acdc_root: Path) -> dict[str, object]:
     """The report's inputs as the workflow lays them out, made by the same writers."""
     results = tmp_path / "results"
-    display = pd.DataFrame({("ED", "UNet"): ["81.0"], ("ED", "DMR UNet"): ["82.0**"]})
+    display = pd.DataFrame({("ED", "UNet"): ["81.0"], ("ED", "DMR-UNet"): ["82.0**"]})
     display.index = ["Dice (%)"]
     display.columns = pd.MultiIndex.from_tuples(display.columns)
     bold = pd.DataFrame([[False, True]], index=display.index, columns=display.columns)
@@ -223,6 +255,38 @@ def test_the_page_holds_every_section_escaped_and_self_contained(run_files: dict
     assert 'class="banner smoke-run"' in html and "This is a smoke run" in html
 
 
+def test_an_lvsc_data_check_shows_no_groups_and_its_own_caption(
+    run_files: dict, lvsc_root: Path, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    (results / "lvsc").mkdir()
+    check = results / "lvsc" / "data_check.json"
+    check.write_text(json.dumps(check_dataset("lvsc", lvsc_root).to_dict()))
+    overview = results / "figures" / "phantoms_lvsc.png"
+    Image.new("RGB", (8, 8), (30, 200, 30)).save(overview)
+    context = build_context(
+        **{
+            **run_files,
+            "figures": [*run_files["figures"], overview],
+            "data_checks": [*run_files["data_checks"], check],
+        }
+    )
+    checks = {c.dataset: c for c in context.data_checks}
+    assert checks["lvsc"].groups == {} and checks["acdc"].groups  # ACDC keeps its groups
+    html = render_report(context)
+    lvsc = html[html.index('id="data-lvsc"') :]
+    lvsc = lvsc[: lvsc.index("</figure>")]
+    assert "groups</th>" not in lvsc and "unknown" not in lvsc
+    caption = lvsc[lvsc.index("<figcaption>") :]
+    assert "LV myocardium" in caption and "RV" not in caption and "DCM" not in caption
+    acdc = html[html.index('id="data-acdc"') : html.index('id="data-lvsc"')]
+    assert "groups</th>" in acdc and "RV blood-pool" in acdc
+    # A data check written before LVSC's groups were left out ({"unknown": 3}) shows none too.
+    old = json.loads(check.read_text()) | {"groups": {"unknown": 3}}
+    check.write_text(json.dumps(old))
+    assert build_context(**{**run_files, "data_checks": [check]}).data_checks[0].groups == {}
+
+
 def test_bad_inputs_are_refused_naming_the_file(run_files: dict, tmp_path: Path) -> None:
     fake = tmp_path / "results" / "figures" / "fig6.png"
     fake.write_text("not a png")
@@ -279,7 +343,7 @@ def _chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProc
 def test_the_runs_report_renders_in_chromium_with_every_table_and_figure(
     test_run: Path, tmp_path: Path
 ) -> None:
-    results = test_run / "results"
+    results = test_run / yaml.safe_load((ROOT / "config" / "test.yaml").read_text())["results"]
     report = results / "report.html"
     shot = tmp_path / "report.png"
     run = _chromium(
@@ -315,30 +379,22 @@ def test_the_runs_report_renders_in_chromium_with_every_table_and_figure(
     assert colours > 200 and inked > 0.1, f"{shot}: {colours} colours, {inked:.1%} non-white"
 
 
-def _merged(*names: str) -> dict:
-    """config/config.yaml with other config files on top, merged as Snakemake merges them."""
-
-    def merge(into: dict, other: dict) -> dict:
-        for key, value in other.items():
-            if isinstance(value, dict) and isinstance(into.get(key), dict):
-                merge(into[key], value)
-            else:
-                into[key] = value
-        return into
-
-    config: dict = {}
-    for name in ("config.yaml", *names):
-        merge(config, yaml.safe_load((ROOT / "config" / name).read_text()))
-    return config
+def _config(name: str = "config.yaml") -> dict:
+    """One config file as the workflow reads it: complete on its own (no file is laid over
+    another; schema defaults do not change the scope)."""
+    return yaml.safe_load((ROOT / "config" / name).read_text())
 
 
 def test_the_run_scope_tells_the_paper_from_a_miniature_and_a_smoke_run() -> None:
-    default = run_scope(_merged())
+    default = run_scope(_config())
     assert default.kind == MINIATURE
     assert any(
         re.fullmatch(r"acdc: \d+-48 epochs instead of the paper's 100", r) for r in default.reasons
     )
     assert "lvsc: width 8 instead of the paper's 32" in default.reasons
     assert any(r.startswith("synthetic phantom data (acdc, lvsc)") for r in default.reasons)
-    assert run_scope(_merged("test.yaml")).kind == SMOKE
-    assert run_scope(_merged("paper.yaml")) == RunScope(PAPER)
+    assert run_scope(_config("test.yaml")).kind == SMOKE
+    assert run_scope(_config("paper.yaml")) == RunScope(PAPER)
+    rehearsal = run_scope(_config("rehearsal.yaml"))
+    assert rehearsal.kind == SMOKE
+    assert "acdc: at most 2 training steps per epoch (a rehearsal)" in rehearsal.reasons

@@ -96,43 +96,43 @@ def test_table2a_values_order_markers_and_bold(metrics: pd.DataFrame) -> None:
     value_columns = [c for c in frame.columns if not c.endswith(" p")]
     assert value_columns == [
         "ED SN",
-        "ED DMR SN",
+        "ED DMR-SN",
         "ED UNet",
-        "ED DMR UNet",
+        "ED DMR-UNet",
         "ES SN",
-        "ES DMR SN",
+        "ES DMR-SN",
         "ES UNet",
-        "ES DMR UNet",
+        "ES DMR-UNet",
     ]
     # Mean over cases of the per-case mean over structures, Dice in %.
     rows = metrics[(metrics["model"] == "segnet-dmr") & (metrics["phase"] == "ES")]
     expected = rows.groupby("case")["dice"].mean().mean() * 100
-    assert frame.loc["Dice (%)", "ES DMR SN"] == pytest.approx(expected)
+    assert frame.loc["Dice (%)", "ES DMR-SN"] == pytest.approx(expected)
     # The NaN distance is excluded from its case's mean over structures, not counted as 0.
     sn_ed = metrics[(metrics["model"] == "segnet-base") & (metrics["phase"] == "ED")]
     expected_hd = sn_ed.groupby("case")["hd_mm"].mean().mean()
     assert frame.loc["HD (mm)", "ED SN"] == pytest.approx(expected_hd)
 
-    assert frame.loc["Dice (%)", "ED DMR SN p"] == pytest.approx(2 / 2**10)
-    assert frame.loc["Dice (%)", "ED DMR UNet p"] > 0.05
+    assert frame.loc["Dice (%)", "ED DMR-SN p"] == pytest.approx(2 / 2**10)
+    assert frame.loc["Dice (%)", "ED DMR-UNet p"] > 0.05
     display = table.display
-    assert display.loc["Dice (%)", ("End Diastole (ED)", "DMR SN")].endswith("**")
-    assert not display.loc["Dice (%)", ("End Diastole (ED)", "DMR UNet")].endswith("*")
+    assert display.loc["Dice (%)", ("End Diastole (ED)", "DMR-SN")].endswith("**")
+    assert not display.loc["Dice (%)", ("End Diastole (ED)", "DMR-UNet")].endswith("*")
     assert not display.loc["Dice (%)", ("End Diastole (ED)", "SN")].endswith("*")
 
     # Best per metric and phase: highest Dice, lowest distances.
     bold_ed = table.bold.xs("End Diastole (ED)", axis=1, level=0)
     ed_dice = frame.loc["Dice (%)", [c for c in value_columns if c.startswith("ED")]]
-    # Ties at the displayed precision (here UNet and DMR UNet) are all bold.
+    # Ties at the displayed precision (here UNet and DMR-UNet) are all bold.
     shown = ed_dice.round(1)
     best = {c.removeprefix("ED ") for c in shown.index if shown[c] == shown.max()}
     assert bold_ed.loc["Dice (%)"].tolist() == [c in best for c in bold_ed.columns]
-    assert best == {"UNet", "DMR UNet"}
+    assert best == {"UNet", "DMR-UNet"}
     ed_hd = frame.loc["HD (mm)", [c for c in value_columns if c.startswith("ED")]]
     assert bold_ed.loc["HD (mm)", ed_hd.idxmin().removeprefix("ED ")]
 
     notes = " ".join(table.notes)
-    assert "SN 10/10" in notes and "DMR UNet 10/10" in notes
+    assert "SN 10/10" in notes and "DMR-UNet 10/10" in notes
     assert "HD (mm)" in notes and "SN ED: 1 structure value(s)" in notes
     assert "unet-dmr_fixed" in notes
 
@@ -146,10 +146,10 @@ def test_table2a_cells_carry_values_intervals_and_tests(metrics: pd.DataFrame) -
     assert set(cells["table"]) == {"IIa"} and set(cells["structure"]) == {"mean"}
     frame = table.frame.set_index("metric")
     dice = cells.set_index(["quantity", "phase", "method"]).loc[("dice_pct", "ED", "segnet-dmr")]
-    assert dice["value"] == pytest.approx(frame.loc["Dice (%)", "ED DMR SN"])
+    assert dice["value"] == pytest.approx(frame.loc["Dice (%)", "ED DMR-SN"])
     assert dice["ci_low"] < dice["value"] < dice["ci_high"]
     assert dice["n"] == N_CASES
-    assert dice["p_value"] == pytest.approx(frame.loc["Dice (%)", "ED DMR SN p"])
+    assert dice["p_value"] == pytest.approx(frame.loc["Dice (%)", "ED DMR-SN p"])
     assert dice["marker"] == "**"
     # Baselines carry no test; the case whose HD is undefined is left out of n.
     base = cells[(cells["method"] == "segnet-base") & (cells["quantity"] == "hd_mm")]
@@ -339,6 +339,30 @@ def test_table1_cells_and_training_precision(tmp_path: Path) -> None:
     params = cells.loc[("params_test_millions", "")]
     assert params["note"] == "exact count" and pd.isna(params["n"])
     assert params["value"] == pytest.approx(table.frame["params_test_millions"].iloc[0])
+
+
+def test_table1_says_a_shared_device_and_precision_once(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    histories = []
+    for dataset in ("acdc", "lvsc"):
+        for model in ("unet-base", "unet-dmr"):
+            path = _history(tmp_path, dataset, model, 0, [60.0, 90.0], precision="bf16")
+            pd.read_csv(path).assign(device="cpu").to_csv(path, index=False)
+            histories.append(path)
+    timings = [
+        _timing(tmp_path, dataset, model, [70.0, 74.0], [90.0, 94.0])
+        for dataset in ("acdc", "lvsc")
+        for model in ("unet-base", "unet-dmr")
+    ]
+    notes = table1(histories, timings, width=4).notes
+    assert [n for n in notes if "measured on" in n] == ["Timings measured on (every dataset): cpu."]
+    assert [n for n in notes if "precision" in n] == ["Training precision (every dataset): bf16."]
+    # A second device: one note per dataset and timing again, so the odd one out is visible.
+    gpu = _timing(tmp_path / "gpu", "lvsc", "unet-dmr", [7.0], [9.0])
+    pd.read_csv(gpu).assign(device="cuda:0").to_csv(gpu, index=False)
+    notes = table1(histories, [*timings[:3], gpu], width=4).notes
+    measured = [n for n in notes if "measured on" in n]
+    assert "LVSC test timings measured on: cpu, cuda:0." in measured and len(measured) == 4
 
 
 def test_table1_rejects_unexpected_history_layout(tmp_path: Path) -> None:

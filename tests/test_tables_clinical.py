@@ -53,27 +53,27 @@ def test_table2b_agreement_values_cells_and_notes(clinical: pd.DataFrame) -> Non
     table = table2b(clinical, Bootstrap(n_resamples=499))
     frame = table.frame.set_index("index")
     assert frame.index.tolist() == ["LV EF", "RV EF", "Myo Mass"]
-    assert list(frame.columns[:2]) == ["Corr UNet", "Corr DMR UNet"]
+    assert list(frame.columns[:2]) == ["Corr UNet", "Corr DMR-UNet"]
     rows = clinical[(clinical["model"] == "unet-dmr") & (clinical["quantity"] == "rv_ef_pct")]
     rows = rows.dropna()
     differences = rows["prediction"] - rows["reference"]
     r = scipy_stats.pearsonr(rows["reference"], rows["prediction"]).statistic
-    assert frame.loc["RV EF", "Corr DMR UNet"] == pytest.approx(r)
-    assert frame.loc["RV EF", "Bias DMR UNet"] == pytest.approx(differences.mean())
-    assert frame.loc["RV EF", "LoA DMR UNet"] == pytest.approx(1.96 * differences.std(ddof=1))
-    assert frame.loc["RV EF", "n DMR UNet"] == N_CASES - 1
+    assert frame.loc["RV EF", "Corr DMR-UNet"] == pytest.approx(r)
+    assert frame.loc["RV EF", "Bias DMR-UNet"] == pytest.approx(differences.mean())
+    assert frame.loc["RV EF", "LoA DMR-UNet"] == pytest.approx(1.96 * differences.std(ddof=1))
+    assert frame.loc["RV EF", "n DMR-UNet"] == N_CASES - 1
     # Mass is the ED mass.
     ed = clinical[(clinical["model"] == "unet-base") & (clinical["quantity"] == "myo_mass_ed_g")]
     expected = (ed["prediction"] - ed["reference"]).mean()
     assert frame.loc["Myo Mass", "Bias UNet"] == pytest.approx(expected)
 
     display = table.display
-    assert display.loc["RV EF", ("Bias (LoA)", "DMR UNet")] == (
+    assert display.loc["RV EF", ("Bias (LoA)", "DMR-UNet")] == (
         f"{differences.mean():.2f} ({1.96 * differences.std(ddof=1):.2f})"
     )
     # The less noisy DMR model agrees better: highest r and narrowest LoA are bold.
-    assert table.bold.loc["LV EF", ("Correlation Coefficient", "DMR UNet")]
-    assert table.bold.loc["LV EF", ("Bias (LoA)", "DMR UNet")]
+    assert table.bold.loc["LV EF", ("Correlation Coefficient", "DMR-UNet")]
+    assert table.bold.loc["LV EF", ("Bias (LoA)", "DMR-UNet")]
     assert not table.bold.loc["LV EF", ("Bias (LoA)", "UNet")]
 
     cells = table.cells.set_index(["quantity", "structure", "method"])
@@ -86,7 +86,7 @@ def test_table2b_agreement_values_cells_and_notes(clinical: pd.DataFrame) -> Non
     assert len(table.cells) == 3 * 3 * 2  # index x (r, bias, loa) x model
 
     notes = " ".join(table.notes)
-    assert "DMR UNet RV EF 1" in notes  # the undefined EF pair, counted
+    assert "DMR-UNet RV EF 1" in notes  # the undefined EF pair, counted
     assert "unet-dmr_fixed" in notes
     assert "1.96 x SD" in notes
 

@@ -84,5 +84,5 @@ def test_sigmas_are_those_of_each_folds_best_validation_epoch(tmp_path):
 
 def test_other_models_are_refused():
     wrong = metrics("acdc", "unet-base", ("myo",), {("p1", "ED"): (0.5,)})
-    with pytest.raises(InputError, match="DMR-U-Net"):
+    with pytest.raises(InputError, match="DMR-UNet"):
         text_cells(wrong, pd.DataFrame(), [])

@@ -29,7 +29,6 @@ from dmr.figures.style import (
     model_colour,
     model_label,
     ordered_models,
-    sequential_colours,
 )
 from dmr.figures.summaries import (
     EMPTY_SLICE_RULE,
@@ -38,7 +37,7 @@ from dmr.figures.summaries import (
     summarize,
     volume_dice,
 )
-from dmr.labels import FORMAT_STRUCTURES
+from dmr.labels import FORMAT_STRUCTURES, STRUCTURE_ABBREVIATIONS
 
 ACDC_STRUCTURES: tuple[str, ...] = FORMAT_STRUCTURES["acdc"]
 LVSC_STRUCTURES: tuple[str, ...] = FORMAT_STRUCTURES["lvsc"]
@@ -47,6 +46,10 @@ LVSC_STRUCTURES: tuple[str, ...] = FORMAT_STRUCTURES["lvsc"]
 # --------------------------------------------------------------------------- helpers
 def _structures_text(structures: Sequence[str]) -> str:
     return ", ".join(STRUCTURE_NAMES[s] for s in structures)
+
+
+def _abbreviated(structures: Sequence[str]) -> str:
+    return ", ".join(STRUCTURE_ABBREVIATIONS[s] for s in structures)
 
 
 def _sort(table: pd.DataFrame, orders: Mapping[str, Sequence]) -> pd.DataFrame:
@@ -206,7 +209,7 @@ def plot_groups(table: pd.DataFrame) -> Figure:
         x="group",
         order=GROUPS,
         xlabel="patient group",
-        ylabel="Dice per volume (mean of RV, myo, LV)",
+        ylabel=f"Dice per volume (mean of {_abbreviated(ACDC_STRUCTURES)})",
         title=f"ACDC: Dice per patient group ({_n_text(table)} volumes per point)",
         width=6.0,
         left=0.11,
@@ -283,6 +286,12 @@ def ablation_table(
     return table
 
 
+def level_models(table: pd.DataFrame, level_column: str) -> dict[object, str]:
+    """The model of each ablation level (the first, should datasets differ), in plot order."""
+    first = table.drop_duplicates(level_column)
+    return dict(zip(first[level_column], first["model"].astype(str), strict=True))
+
+
 def plot_ablation(
     table: pd.DataFrame,
     *,
@@ -292,11 +301,13 @@ def plot_ablation(
     title: str,
     note: str = "",
 ) -> Figure:
-    """Figs. 6/7: x = dataset; one point + 95 % CI per ablation level."""
+    """Figs. 6/7: x = dataset; one point + 95 % CI per ablation level, in its model's colour
+    (the one :func:`dmr.labels.model_colour` gives it in every figure) and named with it."""
     datasets = list(dict.fromkeys(table["dataset"]))
     labels = dict(zip(table["dataset"], table["dataset_label"], strict=False))
-    levels = list(dict.fromkeys(table[level_column]))
-    colours = sequential_colours(len(levels))
+    models = level_models(table, level_column)
+    levels = list(models)
+    colours = [model_colour(models[v]) for v in levels]
     with figure_style():
         fig, ax = plt.subplots(figsize=(4.4, 3.6))
         point_ci_axes(
@@ -313,7 +324,8 @@ def plot_ablation(
         ax.set_ylabel("Dice per volume")
         ax.set_title(f"{title}\n({_n_text(table)} volumes per point)")
         add_note(fig, note, 95)
-        point_legend(fig, [level_labels[v] for v in levels], colours, legend_title)
+        legend = [f"{level_labels[v]}: {model_label(models[v])}" for v in levels]
+        point_legend(fig, legend, colours, legend_title, ncol=1 if len(levels) > 2 else None)
         fig.subplots_adjust(left=0.16, right=0.97, top=0.85, bottom=0.3)
     return fig
 

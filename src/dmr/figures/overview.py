@@ -42,6 +42,13 @@ def _overview_cases(fmt: str, cases: list[Case]) -> list[Case]:
     return list(chosen.values())
 
 
+def overview_title(fmt: str, cases: list[Case]) -> str:
+    """The figure's title, from what the cases shown have: one per group, or just studies."""
+    grouped = any(case.group is not None for case in cases)
+    shown = "one study per clinical group" if grouped else f"{len(cases)} studies (no groups)"
+    return f"{fmt.upper()}: {shown}, mid-ventricular slices at ED (top) and ES (bottom)"
+
+
 def _mid_ventricular_index(label: np.ndarray) -> int:
     """Middle slice among those holding any structure (z, y, x label array)."""
     occupied = np.flatnonzero(label.reshape(label.shape[0], -1).any(axis=1))
@@ -107,8 +114,9 @@ def plot_dataset_overview(fmt: str, root: Path, out_png: Path) -> None:
             image = sitk.GetArrayFromImage(frame.image)[z].astype(np.float32)
             label = sitk.GetArrayFromImage(frame.label)[z]
             drawn.update(int(v) for v in np.unique(label[rows, cols]) if v in LABEL_COLOURS)
-            group = case.group if case.group is not None else "no group"
-            title = f"{case.case_id} · {group} · {phase} (frame {frame.frame}, z={z + 1})"
+            # A group only where the data have one (ACDC); LVSC studies carry none.
+            parts = [case.case_id, *([str(case.group)] if case.group is not None else []), phase]
+            title = f"{' · '.join(parts)} (frame {frame.frame}, z={z + 1})"
             _draw_panel(
                 axes[row, col],
                 image[rows, cols],
@@ -120,7 +128,7 @@ def plot_dataset_overview(fmt: str, root: Path, out_png: Path) -> None:
     fig.legend(
         handles=handles, loc="lower center", ncol=max(len(handles), 1), fontsize=8, frameon=False
     )
-    fig.suptitle(f"{fmt.upper()}: mid-ventricular slices at ED (top) and ES (bottom)", fontsize=10)
+    fig.suptitle(overview_title(fmt, cases), fontsize=10)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.07, wspace=0.04, hspace=0.12)
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI)

@@ -56,7 +56,14 @@ def point_ci_axes(
     ax.grid(axis="y", linewidth=0.4, alpha=0.6)
 
 
-def point_legend(fig: Figure, labels: Sequence[str], colours: Sequence, title: str | None) -> None:
+def point_legend(
+    fig: Figure,
+    labels: Sequence[str],
+    colours: Sequence,
+    title: str | None,
+    ncol: int | None = None,
+) -> None:
+    """One marker per label under the axes (``ncol`` columns; default up to six in a row)."""
     handles = [Line2D([], [], marker="o", linestyle="none", color=c, markersize=4) for c in colours]
     fig.legend(
         handles,
@@ -64,6 +71,6 @@ def point_legend(fig: Figure, labels: Sequence[str], colours: Sequence, title: s
         title=title,
         loc="lower center",
         bbox_to_anchor=(0.5, 0.045),
-        ncol=min(len(labels), 6),
+        ncol=ncol or min(len(labels), 6),
         frameon=False,
     )

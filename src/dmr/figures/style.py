@@ -1,8 +1,9 @@
-"""One look for every figure: the rcParams/seaborn theme, colours and the paper's labels.
+"""One look for every figure: the rcParams/seaborn theme, line styles and the paper's labels.
 
-Labels are the paper's words: models "UNet" / "DMR-UNet" (not ``unet-dmr``), regions "apical",
-groups "DCM". Colours: each architecture has one hue, light for the baseline and dark for its DMR
-version (seaborn's "Paired" palette), so a base/DMR pair reads as a pair in every figure.
+Names and colours of models and structures come from :mod:`dmr.labels` (shared with the tables and
+the report): models "UNet" / "DMR-UNet" (not ``unet-dmr``), structures "LV myocardium". Each
+architecture has one hue, light for the baseline and dark for its DMR version, so a base/DMR pair
+reads as a pair in every figure; ablation variants have hues (and line styles) of their own.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import matplotlib
 
@@ -18,19 +20,42 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from dmr.labels import LV_CAVITY, LV_MYOCARDIUM, RV_CAVITY
+from dmr.labels import (
+    ARCH_NAMES,
+    LABEL_NAMES,
+    LV_CAVITY,
+    LV_MYOCARDIUM,
+    MAIN_MODEL,
+    PAPER_MODELS,
+    RV_CAVITY,
+    STRUCTURE_NAMES,
+    model_colour,
+    model_display_name,
+    split_model_name,
+)
 from dmr.preprocess.regions import REGIONS
 
-#: The six networks of the paper, in its column order (Tables II, IV).
-PAPER_MODELS: tuple[str, ...] = (
-    "segnet-base",
-    "segnet-dmr",
-    "usegnet-base",
-    "usegnet-dmr",
-    "unet-base",
-    "unet-dmr",
-)
-ARCH_LABELS: dict[str, str] = {"segnet": "SegNet", "usegnet": "USegNet", "unet": "UNet"}
+__all__ = [
+    "ARCH_LABELS",
+    "DPI",
+    "GROUPS",
+    "GROUP_NAMES",
+    "LABEL_COLOURS",
+    "LABEL_NAMES",
+    "PAPER_MODELS",
+    "REGION_ORDER",
+    "STRUCTURE_NAMES",
+    "add_note",
+    "figure_style",
+    "line_style",
+    "model_colour",
+    "model_label",
+    "ordered_models",
+    "split_model",
+    "wrapped_title",
+]
+
+ARCH_LABELS: dict[str, str] = ARCH_NAMES
 #: ACDC's clinical groups in the paper's order (Fig. 5).
 GROUPS: tuple[str, ...] = ("DCM", "HCM", "MINF", "NOR", "RV")
 GROUP_NAMES: dict[str, str] = {
@@ -42,27 +67,23 @@ GROUP_NAMES: dict[str, str] = {
 }
 #: Slice regions in anatomical order (apex to base), as the slice tables spell them.
 REGION_ORDER: tuple[str, ...] = REGIONS
-STRUCTURE_NAMES: dict[str, str] = {
-    "rv": "RV blood pool",
-    "myo": "LV myocardium",
-    "lv": "LV blood pool",
-}
 #: Overlay colours (RGB) of the labelled structures.
 LABEL_COLOURS: dict[int, tuple[float, float, float]] = {
     RV_CAVITY: (0.95, 0.25, 0.2),
     LV_MYOCARDIUM: (0.2, 0.85, 0.3),
     LV_CAVITY: (0.2, 0.45, 1.0),
 }
-LABEL_NAMES: dict[int, str] = {RV_CAVITY: "RV", LV_MYOCARDIUM: "LV myocardium", LV_CAVITY: "LV"}
 #: Resolution of every PNG (the PDF is vector).
 DPI = 150
 
-_PAIRED = sns.color_palette("Paired", 12)
-_ARCH_INDEX = {"segnet": 0, "usegnet": 1, "unet": 2}
-_VARIANT_WORDS = {"dmr_fixed": "fixed weights"}
-#: Ablation variants get hues of their own, apart from the architecture pairs.
-_ABLATION_COLOURS = {"dmr_fixed": _PAIRED[9], "dmr_t5": _PAIRED[7], "dmr_t60": _PAIRED[11]}
-_OTHER_COLOUR = (0.45, 0.45, 0.45)
+#: Line styles and markers of the ablation variants: where two curves coincide, the one below
+#: still shows its dashes and markers (the main model is solid and drawn on top).
+_VARIANT_LINES: dict[str, tuple[Any, str]] = {
+    "dmr_fixed": ("--", "s"),
+    "dmr_t5": (":", "^"),
+    "dmr_t60": ("-.", "v"),
+}
+_OTHER_LINE: tuple[Any, str] = ((0, (5, 1, 1, 1)), "D")
 
 _RC = {
     "font.size": 8,
@@ -93,31 +114,25 @@ def figure_style() -> Iterator[None]:
 
 def split_model(name: str) -> tuple[str, str]:
     """``(arch, variant)`` of ``{arch}-{variant}``; ValueError for another shape."""
-    arch, sep, variant = name.partition("-")
-    if not sep or arch not in ARCH_LABELS or not variant:
-        raise ValueError(f"model name {name!r} is not '{{arch}}-{{variant}}' (e.g. 'unet-dmr')")
-    return arch, variant
+    return split_model_name(name)
 
 
 def model_label(name: str) -> str:
-    """The paper's name of a model: ``unet-base`` -> "UNet", ``unet-dmr`` -> "DMR-UNet";
-    ablations keep their variant in brackets ("DMR-UNet (fixed weights)")."""
-    arch, variant = split_model(name)
-    if variant == "base":
-        return ARCH_LABELS[arch]
-    label = f"DMR-{ARCH_LABELS[arch]}"
-    if variant == "dmr":
-        return label
-    return f"{label} ({_VARIANT_WORDS.get(variant, variant)})"
+    """The paper's name of a model (:func:`dmr.labels.model_display_name`)."""
+    return model_display_name(name)
 
 
-def model_colour(name: str) -> tuple[float, float, float]:
-    """Light hue of the architecture for its baseline, dark hue for its DMR version; ablation
-    variants (fixed weights, other thresholds) have hues of their own, others are grey."""
-    arch, variant = split_model(name)
+def line_style(name: str) -> dict[str, Any]:
+    """Matplotlib line keywords of a model's curve: the main model solid, thicker and on top;
+    other paper models solid; ablation variants dashed with markers, beneath the main model."""
+    _, variant = split_model_name(name)
+    if name == MAIN_MODEL:
+        return {"linestyle": "-", "marker": None, "linewidth": 1.6, "zorder": 5}
     if variant in ("base", "dmr"):
-        return _PAIRED[2 * _ARCH_INDEX[arch] + (0 if variant == "base" else 1)]
-    return _ABLATION_COLOURS.get(variant, _OTHER_COLOUR)
+        return {"linestyle": "-", "marker": None, "linewidth": 1.1, "zorder": 3}
+    linestyle, marker = _VARIANT_LINES.get(variant, _OTHER_LINE)
+    return {"linestyle": linestyle, "marker": marker, "linewidth": 1.1, "zorder": 4,
+            "markersize": 3.5}  # fmt: skip
 
 
 def ordered_models(models: Sequence[str]) -> list[str]:
@@ -136,8 +151,3 @@ def wrapped_title(fig, title: str, fontsize: float = 8) -> None:
     """``fig.suptitle`` wrapped to the figure's width (long case descriptions stay readable)."""
     width_chars = max(int(fig.get_size_inches()[0] * 72 / (0.55 * fontsize)), 20)
     fig.suptitle(textwrap.fill(title, width_chars), fontsize=fontsize)
-
-
-def sequential_colours(n: int) -> list[tuple[float, float, float]]:
-    """``n`` distinguishable colours for ablation levels (weighting, threshold)."""
-    return list(sns.color_palette("crest", max(n, 1)))[:n]

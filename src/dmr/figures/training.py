@@ -2,7 +2,12 @@
 each learned sigma over its task's training loss.
 
 Per dataset, model and epoch, the mean over folds and its 95 % bootstrap CI (folds are the unit,
-so n is the number of folds that reached that epoch). Base models have no MAD and no weights
+so n is the number of folds that reached that epoch). An interval from fewer than
+:data:`MIN_FOLDS_FOR_INTERVAL` folds says little, so there the figure draws each fold's own curve
+(thin, in the model's colour) instead of a band; the table keeps every fold's value (``fold<k>``
+columns) so the CSV holds what is drawn. Every model keeps one colour and line style
+(:func:`dmr.figures.style.line_style`): the main model is solid and on top, ablation variants
+dashed with markers, so no curve hides another. Base models have no MAD and no weights
 (their ``*_mad`` columns are NaN by contract), so they appear in the Dice-loss panels only;
 fixed-weighting variants keep weight 1 and are drawn as such. Row (d), sigma / L, is drawn for
 learned weightings only: Eq. 7 is minimal at sigma = L, so a ratio near 1 (the shaded band is
@@ -19,10 +24,18 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from dmr.errors import InputError
 from dmr.figures.io import save_figure
-from dmr.figures.style import figure_style, model_colour, model_label, ordered_models, split_model
+from dmr.figures.style import (
+    figure_style,
+    line_style,
+    model_colour,
+    model_label,
+    ordered_models,
+    split_model,
+)
 from dmr.figures.summaries import require_columns, summarize
 from dmr.train.history import EQUILIBRIUM_BAND, history_identity, read_history
 
@@ -42,6 +55,9 @@ DMR_ONLY: tuple[str, ...] = ("train_mad", "val_mad", "weight_ce", "weight_mad")
 #: Quantities only learned weightings have (NaN for base and fixed-weight models: dropped).
 LEARNED_ONLY: tuple[str, ...] = ("sigma_ce_ratio", "sigma_mad_ratio")
 ROWS: tuple[str, ...] = ("dice", "mad", "weight", "ratio")
+#: Fewest folds whose bootstrap interval is drawn; below it each fold's curve is drawn instead.
+MIN_FOLDS_FOR_INTERVAL = 3
+_KEYS = ["dataset", "model", "quantity", "epoch"]
 
 
 def read_histories(paths: Sequence[Path]) -> pd.DataFrame:
@@ -75,22 +91,44 @@ def read_histories(paths: Sequence[Path]) -> pd.DataFrame:
 
 
 def curve_table(tidy: pd.DataFrame, *, n_resamples: int, seed: int) -> pd.DataFrame:
-    """Fig. S4 points: mean over folds and CI per dataset, model, quantity and epoch."""
-    table = summarize(
-        tidy,
-        ["dataset", "model", "quantity", "epoch"],
-        "value",
-        n_resamples=n_resamples,
-        seed=seed,
-    )
+    """Fig. S4 points: mean over folds and CI per dataset, model, quantity and epoch, and each
+    fold's own value (column ``fold<k>``, NaN where fold k did not reach the epoch)."""
+    table = summarize(tidy, _KEYS, "value", n_resamples=n_resamples, seed=seed)
     table.insert(2, "label", table["model"].map(model_label))
     table["unit"] = "fold (mean over the folds that reached the epoch)"
-    return table
+    folds = tidy.pivot_table(index=_KEYS, columns="fold", values="value", aggfunc="first")
+    folds.columns = [f"fold{int(k)}" for k in folds.columns]
+    return table.merge(folds.reset_index(), on=_KEYS, how="left", validate="one_to_one")
+
+
+def fold_columns(table: pd.DataFrame) -> list[str]:
+    """The ``fold<k>`` columns of a curve table, in fold order."""
+    columns = [c for c in table.columns if c.startswith("fold") and c[4:].isdigit()]
+    return sorted(columns, key=lambda c: int(c[4:]))
+
+
+def _title(table: pd.DataFrame) -> str:
+    """What the lines and the shading are, for the folds this run has."""
+    n_min, n_max = int(table["n"].min()), int(table["n"].max())
+    folds = f"{n_min}" if n_min == n_max else f"{n_min}-{n_max}"
+    few = f"fewer than {MIN_FOLDS_FOR_INTERVAL} folds"
+    if n_min >= MIN_FOLDS_FOR_INTERVAL:
+        return f"Learning curves: mean over folds (n = {folds}) and 95 % bootstrap CI"
+    if n_max < MIN_FOLDS_FOR_INTERVAL:
+        return (
+            f"Learning curves: mean over folds (n = {folds}); thin lines: each fold "
+            f"(no interval from {few})"
+        )
+    return (
+        f"Learning curves: mean over folds (n = {folds}); band: 95 % bootstrap CI, or thin "
+        f"lines: each fold where {few} reached the epoch"
+    )
 
 
 def plot_curves(table: pd.DataFrame, dataset_labels: Mapping[str, str] | None = None) -> Figure:
-    """Fig. S4: rows (a) Dice loss, (b) MAD, (c) task weights; columns dataset x split/task.
-    Lines are fold means, bands the 95 % bootstrap CI."""
+    """Fig. S4: rows (a) Dice loss, (b) MAD, (c) task weights, (d) sigma / L; columns dataset x
+    split/task. Lines are fold means; bands the 95 % bootstrap CI from at least
+    :data:`MIN_FOLDS_FOR_INTERVAL` folds, else thin lines for each fold."""
     datasets = list(dict.fromkeys(sorted(table["dataset"])))
     models = ordered_models(table["model"])
     columns = [(d, c) for d in datasets for c in (0, 1)]
@@ -99,7 +137,7 @@ def plot_curves(table: pd.DataFrame, dataset_labels: Mapping[str, str] | None = 
         fig, axes = plt.subplots(
             len(rows),
             len(columns),
-            figsize=(2.5 * len(columns), 2.1 * len(rows) + 0.7),
+            figsize=(2.5 * len(columns), 2.1 * len(rows) + 0.9),
             squeeze=False,
             sharex=True,
         )
@@ -122,21 +160,28 @@ def plot_curves(table: pd.DataFrame, dataset_labels: Mapping[str, str] | None = 
                 ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
                 if r == len(rows) - 1:
                     ax.set_xlabel("epoch")
-        handles = [Line2D([], [], color=model_colour(m), linewidth=1.4) for m in models]
-        fig.legend(
-            handles,
-            [model_label(m) for m in models],
-            loc="lower center",
-            ncol=min(len(models), 5),
-            frameon=False,
-        )
-        n_min, n_max = table["n"].min(), table["n"].max()
-        folds = f"{n_min}" if n_min == n_max else f"{n_min}-{n_max}"
-        fig.suptitle(
-            f"Learning curves: mean over folds (n = {folds}) and 95 % bootstrap CI", fontsize=9
-        )
-        fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+        handles, labels = _legend(table, models)
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(handles), 4), frameon=False)
+        fig.suptitle(_title(table), fontsize=9)
+        legend_rows = -(-len(handles) // 4)
+        fig.tight_layout(rect=(0, 0.03 + 0.025 * legend_rows, 1, 0.97))
     return fig
+
+
+def _legend(table: pd.DataFrame, models: Sequence[str]) -> tuple[list, list[str]]:
+    """One entry per model (its colour and line style), then what the band or thin lines are."""
+    handles: list = []
+    for model in models:
+        style = line_style(model)
+        handles.append(Line2D([], [], color=model_colour(model), **style))
+    labels = [model_label(m) for m in models]
+    if (table["n"] >= MIN_FOLDS_FOR_INTERVAL).any():
+        handles.append(Patch(color="0.6", alpha=0.35, linewidth=0))
+        labels.append(f"95 % bootstrap CI ({MIN_FOLDS_FOR_INTERVAL}+ folds)")
+    if (table["n"] < MIN_FOLDS_FOR_INTERVAL).any():
+        handles.append(Line2D([], [], color="0.4", linewidth=0.6, alpha=0.7))
+        labels.append(f"one fold (thin; < {MIN_FOLDS_FOR_INTERVAL} folds, no interval)")
+    return handles, labels
 
 
 def _log_axis(ax: plt.Axes) -> None:
@@ -154,19 +199,48 @@ def _log_axis(ax: plt.Axes) -> None:
 def _draw_curves(
     ax: plt.Axes, table: pd.DataFrame, dataset: str, quantity: str, models: Sequence[str]
 ) -> None:
-    for model in models:
+    """Each model's mean curve in its colour and line style; its 95 % CI band where at least
+    :data:`MIN_FOLDS_FOR_INTERVAL` folds reached the epoch, else each fold's own thin curve."""
+    fold_names = fold_columns(table)
+    for index, model in enumerate(models):
         rows = table[
             (table["dataset"] == dataset)
             & (table["model"] == model)
             & (table["quantity"] == quantity)
-        ]
+        ].sort_values("epoch")
         if rows.empty:
             continue
-        colour = model_colour(model)
-        ax.plot(rows["epoch"], rows["mean"], color=colour, linewidth=1.2)
-        ax.fill_between(
-            rows["epoch"], rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, linewidth=0
-        )
+        colour, style = model_colour(model), line_style(model)
+        if style.get("marker"):
+            step = max(1, len(rows) // 8)  # markers on a few epochs, staggered between models
+            style = {**style, "markevery": (index % step, step)}
+        ax.plot(rows["epoch"], rows["mean"], color=colour, **style)
+        enough = (rows["n"] >= MIN_FOLDS_FOR_INTERVAL).to_numpy()
+        if enough.any():
+            ax.fill_between(
+                rows["epoch"],
+                rows["ci_low"],
+                rows["ci_high"],
+                where=enough,
+                color=colour,
+                alpha=0.2,
+                linewidth=0,
+                zorder=style["zorder"] - 2,
+            )
+        if not enough.all():
+            for fold in fold_names:
+                values = rows[fold].where(~enough)
+                if values.notna().any():
+                    ax.plot(
+                        rows["epoch"],
+                        values,
+                        color=colour,
+                        linestyle=style["linestyle"],
+                        linewidth=0.6,
+                        alpha=0.7,
+                        zorder=style["zorder"] - 1,
+                        gid=f"fold-line {model} {fold}",
+                    )
     ax.grid(linewidth=0.4, alpha=0.6)
 
 

@@ -50,9 +50,15 @@ def rst_paragraphs(text: str) -> list[Paragraph]:
     return [inline_spans(" ".join(line.strip() for line in b.splitlines())) for b in blocks if b]
 
 
-def render_caption(path: str | os.PathLike[str], config: dict[str, Any]) -> list[Paragraph]:
-    """A caption file rendered as ``snakemake --report`` renders it (Jinja2, ``snakemake.config``
-    only), then cut into paragraphs."""
+def render_caption(
+    path: str | os.PathLike[str],
+    config: dict[str, Any],
+    wildcards: dict[str, str] | None = None,
+) -> list[Paragraph]:
+    """A caption file rendered as ``snakemake --report`` renders it (Jinja2 with
+    ``snakemake.config`` and, for a rule with wildcards, ``snakemake.wildcards``), then cut into
+    paragraphs. A caption shared by several outputs (the dataset overviews) tells them apart by
+    their wildcards."""
     import jinja2
 
     path = Path(path)
@@ -62,7 +68,10 @@ def render_caption(path: str | os.PathLike[str], config: dict[str, Any]) -> list
         raise InputError(f"{path}: cannot read the caption ({exc})") from exc
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
     try:
-        text = environment.from_string(source).render(snakemake=SimpleNamespace(config=config))
+        snakemake = SimpleNamespace(config=config)
+        if wildcards is not None:
+            snakemake.wildcards = SimpleNamespace(**wildcards)
+        text = environment.from_string(source).render(snakemake=snakemake)
     except jinja2.TemplateError as exc:
         raise InputError(f"{path}: caption does not render with the run's config ({exc})") from exc
     return rst_paragraphs(text)

@@ -67,6 +67,7 @@ class DataCheck:
     ok: bool
     n_cases: int
     splits: dict[str, int]
+    #: Cases per clinical group; empty for data without groups (LVSC), so no row is shown.
     groups: dict[str, int]
     spacing: dict[str, str]
     n_files: int
@@ -180,13 +181,21 @@ def caption_path(stem: str, captions: Path) -> Path:
     return path
 
 
+def caption_wildcards(stem: str) -> dict[str, str] | None:
+    """The wildcards of rule figure_dataset (``kind``, ``dataset``) for an overview's stem, so
+    its shared caption describes that dataset; None for a figure of a rule without wildcards."""
+    match = _DATASET_FIGURE.fullmatch(stem)
+    return {"kind": match["kind"], "dataset": match["dataset"]} if match else None
+
+
 def read_figure(path: Path, captions: Path, config: dict[str, Any]) -> FigureSection:
     """A figure's PNG embedded, with its ``snakemake --report`` caption."""
+    caption = caption_path(path.stem, captions)
     return FigureSection(
         id=path.stem,
         title=figure_title(path.stem),
         data_uri=png_data_uri(path),
-        caption=render_caption(caption_path(path.stem, captions), config),
+        caption=render_caption(caption, config, caption_wildcards(path.stem)),
         source=str(path),
     )
 
@@ -216,6 +225,9 @@ def read_data_check(path: Path, figure: FigureSection | None = None) -> DataChec
         axis: ("n/a" if r is None else f"{r[0]:g}–{r[1]:g}")
         for axis, r in check["spacing_ranges"].items()
     }
+    groups = {str(g): int(n) for g, n in dict(check["groups"]).items()}
+    if set(groups) == {"unknown"}:
+        groups = {}  # written before checks left out a dataset without groups (LVSC)
     return DataCheck(
         id=f"data-{dataset}",
         dataset=dataset,
@@ -224,7 +236,7 @@ def read_data_check(path: Path, figure: FigureSection | None = None) -> DataChec
         ok=bool(check["ok"]),
         n_cases=len(check["cases"]),
         splits=dict(sorted(splits.items())),
-        groups=dict(check["groups"]),
+        groups=groups,
         spacing=spacing,
         n_files=len(check.get("manifest", {})),
         problems=[str(p) for p in check["problems"]],

@@ -15,12 +15,16 @@ import pandas as pd
 
 from dmr.errors import InputError
 from dmr.evaluation.stats import agreement
+from dmr.labels import STRUCTURE_ABBREVIATIONS
 from dmr.tables.cells import Bootstrap, Interval, cell, cells_frame
 from dmr.tables.common import (
+    AGREEMENT_BOLD_RULE,
     MISSING,
     PHASE_LABELS,
     PaperModel,
     Rows,
+    best_agreement,
+    caption_abbreviations,
     fmt,
     is_best,
     model_names,
@@ -132,16 +136,16 @@ def _dropped_note(dropped: list[str], what: str) -> list[str]:
 AGREEMENT_NOTE = (
     "Corr: Pearson correlation of reference and automatic values over cases. Bias: mean of "
     "automatic minus reference; in brackets the limits-of-agreement half width 1.96 x SD of the "
-    "differences. Bold: highest correlation, narrowest limits of agreement."
+    "differences. " + AGREEMENT_BOLD_RULE
 )
 
 
 # --------------------------------------------------------------------------- Table II(b)
 #: (row label, clinical quantity, cells prefix, structure, phase) in the paper's row order.
 TABLE2B_ROWS: tuple[tuple[str, str, str, str, str], ...] = (
-    ("LV EF", "lv_ef_pct", "ef", "lv", ""),
-    ("RV EF", "rv_ef_pct", "ef", "rv", ""),
-    ("Myo Mass", "myo_mass_ed_g", "mass", "myo", "ED"),
+    (f"{STRUCTURE_ABBREVIATIONS['lv']} EF", "lv_ef_pct", "ef", "lv", ""),
+    (f"{STRUCTURE_ABBREVIATIONS['rv']} EF", "rv_ef_pct", "ef", "rv", ""),
+    (f"{STRUCTURE_ABBREVIATIONS['myo']} Mass", "myo_mass_ed_g", "mass", "myo", "ED"),
 )
 CORR, BIAS = "Correlation Coefficient", "Bias (LoA)"
 
@@ -174,7 +178,9 @@ def table2b(clinical: pd.DataFrame, bootstrap: Bootstrap | None = None) -> Table
                 dropped.append(f"{model.short} {label} {results[model.short].n_dropped}")
         counts.append(f"{label} " + "/".join(str(results[m.short].n) for m in models))
         best_r = is_best({k: v.r for k, v in results.items()}, True, 3)
-        best_loa = is_best({k: v.loa for k, v in results.items()}, False, 2)
+        best_bias = best_agreement(
+            {k: v.bias for k, v in results.items()}, {k: v.loa for k, v in results.items()}
+        )
         csv_row: dict[str, object] = {"index": label}
         csv_row |= {f"Corr {k}": v.r for k, v in results.items()}
         csv_row |= {f"Bias {k}": v.bias for k, v in results.items()}
@@ -184,7 +190,7 @@ def table2b(clinical: pd.DataFrame, bootstrap: Bootstrap | None = None) -> Table
         display[label] = {(CORR, k): fmt(v.r, 3) for k, v in results.items()}
         display[label] |= {(BIAS, k): v.text() for k, v in results.items()}
         bold[label] = {(CORR, k): k in best_r for k in results}
-        bold[label] |= {(BIAS, k): k in best_loa for k in results}
+        bold[label] |= {(BIAS, k): k in best_bias for k in results}
 
     labels = "/".join(m.short for m in models)
     notes = [f"Cases per index ({labels}): " + "; ".join(counts) + "."]
@@ -203,8 +209,8 @@ def table2b(clinical: pd.DataFrame, bootstrap: Bootstrap | None = None) -> Table
     ]
     caption = (
         f"Table II(b): clinical indices on {dataset.upper()}, automatic vs reference "
-        "segmentation: correlation coefficient and bias (limits of agreement). "
-        "SN: SegNet, USN: USegNet."
+        "segmentation: correlation coefficient and bias (limits of agreement)."
+        + caption_abbreviations(models)
     )
     return Table(
         frame=pd.DataFrame(csv_rows),
@@ -265,13 +271,15 @@ def mass_rows(
                 dropped.append(f"{model.short} {phase} {result.n_dropped}")
         counts.append(f"{phase} " + "/".join(str(results[m.short].n) for m in models))
         best_r = is_best({k: v.r for k, v in results.items()}, True, 3)
-        best_loa = is_best({k: v.loa for k, v in results.items()}, False, 2)
+        best_bias = best_agreement(
+            {k: v.bias for k, v in results.items()}, {k: v.loa for k, v in results.items()}
+        )
         for model in models:
             key = (PHASE_LABELS[phase], model.short)
             out.display[MASS_CORR][key] = fmt(results[model.short].r, 3)
             out.display[MASS_BIAS][key] = results[model.short].text()
             out.bold[MASS_CORR][key] = model.short in best_r
-            out.bold[MASS_BIAS][key] = model.short in best_loa
+            out.bold[MASS_BIAS][key] = model.short in best_bias
     labels = "/".join(m.short for m in models)
     out.notes.append(
         f"Myocardial mass (g, myocardium volume x density) per phase, cases ({labels}): "

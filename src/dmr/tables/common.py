@@ -1,4 +1,9 @@
-"""What several tables share: the paper's six models and their labels, phases, "best" cells."""
+"""What several tables share: the paper's six models and their labels, phases, "best" cells.
+
+"Best" is bold: the highest Dice, Jaccard or correlation; the lowest MSD or HD; for a bias with
+its limits of agreement, the smallest |bias| (never the signed bias), ties at display precision
+broken by the narrower limits. A value that is not a number is never bold.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,13 @@ import numpy as np
 import pandas as pd
 
 from dmr.errors import InputError
+from dmr.labels import PAPER_MODELS as LABEL_PAPER_MODELS
+from dmr.labels import (
+    abbreviations_note,
+    model_display_name,
+    model_short_name,
+    split_model_name,
+)
 
 #: Printed where a table has no value.
 MISSING = "–"
@@ -18,16 +30,25 @@ PHASE_LABELS = {"ED": "End Diastole (ED)", "ES": "End Systole (ES)"}
 
 @dataclass(frozen=True)
 class PaperModel:
-    """One of the paper's six networks: ``arch``-``variant`` and its two printed labels."""
+    """One of the paper's six networks: ``arch``-``variant`` and its two printed labels, both
+    from :mod:`dmr.labels` (the names every figure and report page uses too)."""
 
     arch: str
     variant: str
-    short: str  # column label of Tables II, IV, VI (SN, DMR SN, ...)
-    long: str  # row label of Tables I, III, V (SegNet, DMR-SegNet, ...)
 
     @property
     def name(self) -> str:
         return f"{self.arch}-{self.variant}"
+
+    @property
+    def short(self) -> str:
+        """Column label of Tables II, IV, VI (SN, DMR-SN, ..., DMR-UNet)."""
+        return model_short_name(self.name)
+
+    @property
+    def long(self) -> str:
+        """Row label of Tables I, III, V (SegNet, DMR-SegNet, ..., DMR-UNet)."""
+        return model_display_name(self.name)
 
     @property
     def is_dmr(self) -> bool:
@@ -35,13 +56,8 @@ class PaperModel:
 
 
 #: In the paper's column order of Tables II, IV and VI.
-PAPER_MODELS: tuple[PaperModel, ...] = (
-    PaperModel("segnet", "base", "SN", "SegNet"),
-    PaperModel("segnet", "dmr", "DMR SN", "DMR-SegNet"),
-    PaperModel("usegnet", "base", "USN", "USegNet"),
-    PaperModel("usegnet", "dmr", "DMR USN", "DMR-USegNet"),
-    PaperModel("unet", "base", "UNet", "UNet"),
-    PaperModel("unet", "dmr", "DMR UNet", "DMR-UNet"),
+PAPER_MODELS: tuple[PaperModel, ...] = tuple(
+    PaperModel(*split_model_name(name)) for name in LABEL_PAPER_MODELS
 )
 _BY_NAME = {m.name: m for m in PAPER_MODELS}
 
@@ -95,6 +111,31 @@ def is_best(values: dict[str, float], higher_is_better: bool, decimals: int) -> 
         return set()
     best = max(shown.values()) if higher_is_better else min(shown.values())
     return {k for k, v in shown.items() if v == best}
+
+
+def best_agreement(bias: dict[str, float], loa: dict[str, float], decimals: int = 2) -> set[str]:
+    """Keys of the best "bias (LoA)" cells: the smallest |bias| as displayed; among those tied
+    at display precision, the narrowest limits of agreement (all tied keys when none has one).
+
+    A small bias says the automatic values are right on average, which narrow limits around a
+    large bias do not; so the bias decides first and the LoA width only breaks ties.
+    """
+    absolute = {k: abs(v) for k, v in bias.items() if np.isfinite(v)}
+    tied = is_best(absolute, higher_is_better=False, decimals=decimals)
+    return is_best({k: loa[k] for k in tied}, higher_is_better=False, decimals=decimals) or tied
+
+
+#: The bold rule of the agreement cells, in words, for the tables' notes.
+AGREEMENT_BOLD_RULE = (
+    "Bold: highest correlation; for bias (LoA), the smallest absolute bias, ties at the printed "
+    "precision broken by the narrower limits of agreement."
+)
+
+
+def caption_abbreviations(models: Iterable[PaperModel]) -> str:
+    """The column abbreviations a caption defines: only those of the models the table shows."""
+    note = abbreviations_note(m.name for m in models)
+    return f" {note}" if note else ""
 
 
 def fmt(value: float, decimals: int) -> str:

@@ -20,13 +20,14 @@ from dmr.evaluation.stats import (
     significance_marker,
     wilcoxon_signed_rank,
 )
-from dmr.labels import PHASES
+from dmr.labels import FORMAT_STRUCTURES, PHASES, STRUCTURE_NAMES
 from dmr.tables.cells import Bootstrap, cell, cells_frame
 from dmr.tables.common import (
     PHASE_LABELS,
     PaperModel,
     Rows,
     baseline_of,
+    caption_abbreviations,
     fmt,
     is_best,
     model_names,
@@ -59,8 +60,9 @@ METRICS: tuple[Metric, ...] = (
 
 _MARKERS = (
     "* and ** mark p < {weak:g} and p < {strong:g} (Wilcoxon signed-rank, DMR vs baseline of the "
-    "same architecture). Best model per metric and phase in bold. SN: SegNet, USN: USegNet."
+    "same architecture). Best model per metric and phase in bold.{abbreviations}"
 )
+_MYO = STRUCTURE_NAMES["myo"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class ComparisonSpec:
 
     ``structures`` are averaged per case (the per-case unit of the test and the mean);
     ``structure`` is the cells' structure (``mean`` for an average over several). ``caption``
-    may use ``{dataset}``, ``{train}`` and ``{test}`` (upper-case dataset names).
+    may use ``{dataset}``, ``{train}`` and ``{test}`` (upper-case dataset names), ``{weak}``,
+    ``{strong}`` (the levels) and ``{abbreviations}`` (those of the models shown, if any).
     """
 
     table: str
@@ -86,8 +89,10 @@ TABLE2A = ComparisonSpec(
     structures=("rv", "myo", "lv"),
     structure="mean",
     levels=PAPER_LEVELS,
-    caption="Table II(a): average segmentation results on {dataset} (per case: mean over RV "
-    "blood pool, LV myocardium and LV blood pool; then mean over cases). " + _MARKERS,
+    caption="Table II(a): average segmentation results on {dataset} (per case: mean over "
+    + ", ".join(STRUCTURE_NAMES[s] for s in FORMAT_STRUCTURES["acdc"])
+    + "; then mean over cases). "
+    + _MARKERS,
 )
 TABLE4 = ComparisonSpec(
     table="IV",
@@ -95,8 +100,8 @@ TABLE4 = ComparisonSpec(
     structures=("myo",),
     structure="myo",
     levels=PAPER_LEVELS,
-    caption="Table IV: segmentation results for the LV myocardium on {dataset} (mean over "
-    "cases), with the agreement of the myocardial mass. " + _MARKERS,
+    caption=f"Table IV: segmentation results for the {_MYO} on {{dataset}} (mean over cases), "
+    "with the agreement of the myocardial mass. " + _MARKERS,
 )
 TABLE6A = ComparisonSpec(
     table="VIa",
@@ -104,7 +109,7 @@ TABLE6A = ComparisonSpec(
     structures=("myo",),
     structure="myo",
     levels=CROSS_LEVELS,
-    caption="Table VI(a): cross-dataset segmentation of the LV myocardium, trained on {train} "
+    caption=f"Table VI(a): cross-dataset segmentation of the {_MYO}, trained on {{train}} "
     "and tested on {test} (fold models combined by majority vote; mean over volumes). " + _MARKERS,
 )
 TABLE6B = ComparisonSpec(
@@ -113,7 +118,7 @@ TABLE6B = ComparisonSpec(
     structures=("myo",),
     structure="myo",
     levels=CROSS_LEVELS,
-    caption="Table VI(b): cross-dataset segmentation of the LV myocardium, trained on {train} "
+    caption=f"Table VI(b): cross-dataset segmentation of the {_MYO}, trained on {{train}} "
     "and tested on {test} (fold models combined by majority vote; mean over volumes). " + _MARKERS,
 )
 
@@ -150,7 +155,7 @@ def comparison_table(
 ) -> Table:
     """Mean over cases of the per-case mean over ``spec.structures``, ED and ES, per model.
 
-    Columns follow the paper (SN, DMR SN, USN, DMR USN, UNet, DMR UNet; only models present;
+    Columns follow the paper (SN, DMR-SN, USN, DMR-USN, UNet, DMR-UNet; only models present;
     other variants such as ``dmr_fixed`` are ignored and listed in the notes). Each DMR column is
     tested against the baseline of the same architecture with a two-sided Wilcoxon signed-rank
     test of the per-case values, paired by case within a phase, marked at ``spec.levels``. The
@@ -248,7 +253,10 @@ def comparison_table(
     return Table(
         frame=pd.DataFrame(list(rows.csv.values())),
         caption=spec.caption.format(
-            **_dataset_words(dataset), weak=spec.levels[0], strong=spec.levels[1]
+            **_dataset_words(dataset),
+            weak=spec.levels[0],
+            strong=spec.levels[1],
+            abbreviations=caption_abbreviations(models),
         ),
         notes=notes,
         display=two_level(rows.display),

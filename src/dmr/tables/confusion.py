@@ -3,7 +3,8 @@
 The LVSC challenge (Suinesiaputra et al., MedIA 2014) scores each slice against the consensus
 (CS*) masks inside a region of interest, so specificity and NPV depend on that region; the
 counts ``roi_tp, roi_fp, roi_fn, roi_tn`` come from the evaluation (``heldout/metrics/slices/``).
-Our DMR-UNet row sits beside the seven published methods, sorted by Jaccard as in the paper.
+Our DMR-UNet row (:data:`dmr.tables.heldout.OUR_LABEL`) sits beside the seven published methods,
+sorted by Jaccard as in the paper.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from dmr.labels import STRUCTURE_NAMES
 from dmr.tables.cells import Bootstrap, cells_frame, mean_sd_cells
 from dmr.tables.common import fmt, one_dataset, require_columns
 from dmr.tables.heldout import (
@@ -136,9 +138,9 @@ def table5(
     for name, header in headers.items():
         bold[header] = [label in best[f"{name}_mean"] for label in display.index]
     caption = (
-        "Table V: LV myocardium on the LVSC validation set against the consensus segmentation "
-        "(CS*): per-slice Jaccard, sensitivity, specificity, PPV and NPV, mean (SD), in "
-        "descending order of Jaccard."
+        f"Table V: {STRUCTURE_NAMES['myo']} on the LVSC validation set against the consensus "
+        "segmentation (CS*): per-slice Jaccard, sensitivity, specificity, PPV and NPV, mean "
+        "(SD), in descending order of Jaccard."
     )
     return Table(
         frame=frame,

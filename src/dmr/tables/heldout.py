@@ -1,7 +1,7 @@
 """Held-out test sets beside the published challenge entries: Table III (ACDC), and what Table V
 (LVSC, :mod:`dmr.tables.confusion`) shares with it.
 
-Our row is the DMR-U-Net ensemble (majority vote of the K fold models, ``fold`` -1) on the
+Our row is the DMR-UNet ensemble (majority vote of the K fold models, ``fold`` -1) on the
 held-out split; the other rows are the paper's published values (:mod:`dmr.published`, passed in
 as a frame), marked "(published)". When the held-out split has no reference segmentations
 (``heldout/status.json`` says ``"references": false``) or its metrics hold no rows, the table has
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dmr.errors import InputError
+from dmr.labels import MAIN_MODEL, STRUCTURE_ABBREVIATIONS, model_display_name
 from dmr.published import COLUMNS as PUBLISHED_COLUMNS
 from dmr.tables.cells import Bootstrap, cell, cells_frame
 from dmr.tables.clinical import summarise
@@ -31,8 +32,8 @@ from dmr.tables.common import (
 from dmr.tables.render import Table
 
 #: The model whose fold ensemble is scored on the held-out splits (paper III.A).
-HELDOUT_MODEL = "unet-dmr"
-OUR_LABEL = "DMR-UNet"
+HELDOUT_MODEL = MAIN_MODEL
+OUR_LABEL = model_display_name(HELDOUT_MODEL)
 
 
 @dataclass
@@ -141,7 +142,7 @@ class _Column:
     @property
     def header(self) -> tuple[str, str]:
         group = PHASE_LABELS.get(self.phase, "EF")
-        return group, f"{self.structure.upper() if self.structure != 'myo' else 'Myo'} {self.kind}"
+        return group, f"{STRUCTURE_ABBREVIATIONS[self.structure]} {self.kind}"
 
     @property
     def csv(self) -> str:
@@ -264,7 +265,7 @@ def table3(
     status: Mapping[str, object] | None = None,
     bootstrap: Bootstrap | None = None,
 ) -> Table:
-    """Paper Table III: DMR-U-Net ensemble on the ACDC test set beside the top three entries.
+    """Paper Table III: DMR-UNet ensemble on the ACDC test set beside the top three entries.
 
     Dice (fraction) and HD (mm): mean over cases per phase and structure; Corr: Pearson r of the
     myocardial mass at ED, the myocardial volume at ES, and the LV and RV EF.
@@ -304,8 +305,8 @@ def table3(
     display = {r.label: {c.header: r.texts[c.csv] for c in TABLE3_COLUMNS} for r in rows}
     bold = {r.label: {c.header: r.label in best[c.csv] for c in TABLE3_COLUMNS} for r in rows}
     caption = (
-        "Table III: DMR-UNet (fold ensemble) against the top three ACDC challenge entries on the "
-        "held-out test set (50 patients in the paper): Dice, Hausdorff distance (mm) and "
+        f"Table III: {OUR_LABEL} (fold ensemble) against the top three ACDC challenge entries on "
+        "the held-out test set (50 patients in the paper): Dice, Hausdorff distance (mm) and "
         "correlation of the clinical indices."
     )
     return Table(

@@ -247,6 +247,20 @@ def _table1_column_order(datasets: list[str]):
     return key
 
 
+def _shared_note(
+    verb: str, values: dict[str, set[str]], shared: str, complete: bool = True
+) -> list[str]:
+    """``shared`` + the values once when every part (``"ACDC training"``, ...) has the same ones
+    (and, ``complete``, no dataset lacks them), else one ``"<part> <verb>: ..."`` note per part:
+    a run on one device says so once, not once per dataset and timing."""
+    if not values:
+        return []
+    distinct = {tuple(sorted(v)) for v in values.values()}
+    if len(distinct) == 1 and complete:
+        return [f"{shared}: {', '.join(distinct.pop())}."]
+    return [f"{part} {verb}: {', '.join(sorted(v))}." for part, v in values.items()]
+
+
 def _table1_notes(
     history: pd.DataFrame,
     devices: dict[str, set[str]],
@@ -260,19 +274,33 @@ def _table1_notes(
         "Train time: mean over all epochs of all folds (history.csv 'seconds'). Test time: mean "
         "over test volumes of one forward pass.",
     ]
+    measured: dict[str, set[str]] = {}
     if len(history):
         for dataset, names in history.groupby("dataset")["device"].unique().items():
-            notes.append(f"{dataset.upper()} training measured on: {', '.join(sorted(names))}.")
-        recorded = history.dropna(subset=["precision"])
-        for dataset, names in recorded.groupby("dataset")["precision"].unique().items():
-            notes.append(f"{dataset.upper()} training precision: {', '.join(sorted(names))}.")
+            measured[f"{str(dataset).upper()} training"] = set(map(str, names))
     for dataset, names in sorted(devices.items()):
         if names:
-            notes.append(f"{dataset.upper()} test timings measured on: {', '.join(sorted(names))}.")
+            measured[f"{dataset.upper()} test timings"] = set(names)
+    notes += _shared_note("measured on", measured, "Timings measured on (every dataset)")
+    if len(history):
+        recorded = history.dropna(subset=["precision"])
+        precisions = {
+            f"{str(dataset).upper()} training": set(map(str, names))
+            for dataset, names in recorded.groupby("dataset")["precision"].unique().items()
+        }
+        complete = len(precisions) == history["dataset"].nunique()
+        notes += _shared_note(
+            "precision", precisions, "Training precision (every dataset)", complete
+        )
     if len(history):
         trained = _trained_widths(history)
         differing = {k: v for k, v in trained.items() if v != {width}}
-        if differing:
+        shared = {tuple(sorted(v)) for v in differing.values()}
+        every = len(differing) == history.groupby(["dataset", "model"]).ngroups
+        if differing and every and len(shared) == 1:
+            widths = ", ".join(map(str, shared.pop()))
+            notes.append(f"Every model was trained at width {widths}, not the {width} counted.")
+        elif differing:
             listed = "; ".join(f"{k} width {sorted(v)}" for k, v in sorted(differing.items()))
             notes.append(
                 f"Models were trained at a different width than counted ({width}): {listed}."

@@ -1,10 +1,10 @@
 """The numbers the paper quotes in its text, reproduced as cells (``table = text``).
 
-* The abstract's average Dice (mean ± SD) of DMR-U-Net in-domain: ACDC (per volume, the mean over
+* The abstract's average Dice (mean ± SD) of DMR-UNet in-domain: ACDC (per volume, the mean over
   RV, myocardium and LV) and LVSC (myocardium), ED and ES volumes pooled.
-* The abstract's cross-dataset myocardium Dice, trained on LVSC and tested on ACDC: U-Net
-  (0.56 ± 0.28) and DMR-U-Net (0.80 ± 0.14), ED and ES pooled.
-* Section IV's learned task weights (the sigmas of Eq. 7) of DMR-U-Net "for the best performing
+* The abstract's cross-dataset myocardium Dice, trained on LVSC and tested on ACDC: UNet
+  (0.56 ± 0.28) and DMR-UNet (0.80 ± 0.14), ED and ES pooled.
+* Section IV's learned task weights (the sigmas of Eq. 7) of DMR-UNet "for the best performing
   models on the validation set": the sigma of each fold's best-validation-Dice epoch, averaged
   over folds (CI over folds).
 
@@ -20,13 +20,16 @@ from pathlib import Path
 import pandas as pd
 
 from dmr.errors import InputError
+from dmr.labels import MAIN_MODEL, model_display_name
 from dmr.tables.cells import Bootstrap, cell, cells_frame, mean_sd_cells
 from dmr.tables.common import require_columns
 from dmr.train.history import history_identity, read_history
 
 TEXT = "text"
-DMR_UNET = "unet-dmr"
+DMR_UNET = MAIN_MODEL
 CROSS_MODELS = ("unet-base", "unet-dmr")
+_NAME = model_display_name(DMR_UNET)
+_CROSS_NAMES = [model_display_name(m) for m in CROSS_MODELS]
 
 
 def volume_dice(metrics: pd.DataFrame, what: str) -> tuple[pd.Series, str]:
@@ -53,7 +56,7 @@ def _sigma_cells(histories: Sequence[Path], bootstrap: Bootstrap) -> list[dict]:
     for path in histories:
         dataset, model, _ = history_identity(path)
         if model != DMR_UNET:
-            raise InputError(f"{path}: the text's learned weights are DMR-U-Net's, not {model}'s")
+            raise InputError(f"{path}: the text's learned weights are {_NAME}'s, not {model}'s")
         history = read_history(path, required=("val_dice", "sigma_ce", "sigma_mad"))
         row = history.loc[history["val_dice"].idxmax()]
         best.setdefault(dataset, []).append((float(row["sigma_ce"]), float(row["sigma_mad"])))
@@ -82,8 +85,8 @@ def text_cells(
     histories: Sequence[Path],
     bootstrap: Bootstrap | None = None,
 ) -> pd.DataFrame:
-    """Cells of the text's figures from DMR-U-Net's in-domain metrics, the cross-dataset metrics
-    of U-Net and DMR-U-Net (trained on LVSC, tested on ACDC) and DMR-U-Net's histories.
+    """Cells of the text's figures from DMR-UNet's in-domain metrics, the cross-dataset metrics
+    of UNet and DMR-UNet (trained on LVSC, tested on ACDC) and DMR-UNet's histories.
 
     Any of the three inputs may be empty (a config without that part): its cells are absent and
     the comparison reports them as not run.
@@ -91,10 +94,10 @@ def text_cells(
     bootstrap = bootstrap or Bootstrap()
     if not in_domain.empty and set(in_domain["model"]) != {DMR_UNET}:
         models = sorted(set(in_domain["model"]))
-        raise InputError(f"the abstract's in-domain Dice is DMR-U-Net's; got models {models}")
+        raise InputError(f"the abstract's in-domain Dice is {_NAME}'s; got models {models}")
     if not cross.empty and not set(cross["model"]) <= set(CROSS_MODELS):
         raise InputError(
-            f"the abstract's cross-dataset Dice is U-Net's and DMR-U-Net's; got models "
+            f"the abstract's cross-dataset Dice is {' and '.join(_CROSS_NAMES)}'s; got models "
             f"{sorted(set(cross['model']))}"
         )
     rows: list[dict] = []

@@ -39,7 +39,10 @@ class CheckReport:
         return not self.problems
 
     def groups(self) -> dict[str, int]:
-        """Number of cases per clinical group (``"unknown"`` when the dataset has none)."""
+        """Number of cases per clinical group (``"unknown"`` for a case without one); empty when
+        no case has a group (LVSC has none), so no one reads "unknown 5" as missing metadata."""
+        if not any(case["group"] for case in self.cases):
+            return {}
         counts = Counter(case["group"] or "unknown" for case in self.cases)
         return dict(sorted(counts.items()))
 
@@ -58,14 +61,17 @@ class CheckReport:
         """One line: cases per split, groups, checked phases and spacing ranges."""
         splits = Counter(case["split"] for case in self.cases)
         split_text = ", ".join(f"{name} {n}" for name, n in sorted(splits.items())) or "none"
-        group_text = ", ".join(f"{g} {n}" for g, n in self.groups().items()) or "none"
+        groups = self.groups()
+        group_text = (
+            "groups: " + ", ".join(f"{g} {n}" for g, n in groups.items()) if groups else "no groups"
+        )
         n_phases = sum(len(case["phases"]) for case in self.cases)
         ranges = self.spacing_ranges()
         spacing_text = ", ".join(
             f"{axis} {lo:g}-{hi:g}" for axis, r in ranges.items() if r for lo, hi in [r]
         )
         return (
-            f"{len(self.cases)} cases ({split_text}); groups: {group_text}; "
+            f"{len(self.cases)} cases ({split_text}); {group_text}; "
             f"{n_phases} labelled ED/ES phases checked; spacing mm: {spacing_text or 'n/a'}; "
             f"{len(self.manifest)} files hashed; {len(self.problems)} problem(s)"
         )
