@@ -5,10 +5,10 @@ and precision), optionally a ``gpu_share.py`` JSON (aggregate images/s of N trai
 the device) and ``data_throughput.py`` JSONs (what the data path delivers), and a config
 (default ``config/paper.yaml``). For every dataset x model of the config:
 
-- images per epoch: the labelled slices of the real dataset (ACDC ~1,902 ED + ES slices of 100
-  studies; LVSC ~19,000 slices of every frame, as ``train_throughput.PAPER_EPOCHS``) times the
-  training share of a fold (1 - 1/k - val_fraction; 0.7 with k = 5) times (1 + augmented
-  copies), plus a no-grad pass over the validation share;
+- images per epoch: the labelled slices of the real dataset (``dmr.report.plan.
+  REAL_LABELLED_SLICES``) times the training share of a fold (1 - test share - val_fraction;
+  0.8 with the paper's 80/10/10) times (1 + augmented copies), plus a no-grad pass over the
+  validation share;
 - minutes per epoch at the measured speed of the model's architecture (ablation variants train
   at their architecture's DMR speed), beside the paper's Titan Xp minutes (Table I), which
   count the paper's 80 % training share;
@@ -30,75 +30,59 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_throughput import PAPER_EPOCHS, PAPER_TITAN_XP_MIN_PER_EPOCH
-
 from dmr.io import write_json
+from dmr.report.plan import (
+    REAL_LABELLED_SLICES,
+    dataset_settings,
+    epoch_shape,
+    titan_xp_minutes,
+    trains_as,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Labelled slices of the real datasets by (format, frames), from train_throughput.PAPER_EPOCHS.
-LABELLED_SLICES: dict[tuple[str, str], int] = {
-    ("acdc", "ed_es"): PAPER_EPOCHS[256].labelled_slices,
-    ("lvsc", "all"): PAPER_EPOCHS[192].labelled_slices,
-}
-
-
-def defaults(config: dict, dataset: str) -> dict:
-    """The dataset's settings the grid depends on, with the schema's defaults."""
-    entry = config["datasets"][dataset]
-    pre, aug, folds = (entry.get(k, {}) for k in ("preprocess", "augment", "folds"))
-    training = config.get("training", {}) | entry.get("training", {})
-    return {
-        "format": entry["format"],
-        "frames": pre.get("frames", "ed_es"),
-        "size": pre.get("size", 256),
-        "copies": aug.get("copies", 4),
-        "k": folds.get("k", 5),
-        "val_fraction": folds.get("val_fraction", 0.1),
-        "epochs": training.get("epochs", 100),
-    }
-
-
-def kind_of(config: dict, model: str) -> str:
-    """The benchmarked network a model trains as: ``{arch}-base`` or ``{arch}-dmr``."""
-    arch, _, variant = model.partition("-")
-    loss = config["variants"][variant]["loss"]
-    return f"{arch}-{'dmr' if loss == 'dmr' else 'base'}"
 
 
 def grid(config: dict, records: list[dict], precision: str) -> list[dict]:
-    """One row per dataset x model: images and minutes per epoch, hours of its k trainings."""
+    """One row per dataset x model: images and minutes per epoch, hours of its k trainings
+    (the arithmetic of ``dmr.report.plan``, which a rehearsal's plan.md uses too)."""
     speed = {(r["model"], r["size"]): r for r in records if r["precision"] == precision}
+    titan = titan_xp_minutes()
     rows = []
     for dataset in config["datasets"]:
-        d = defaults(config, dataset)
-        slices = LABELLED_SLICES.get((d["format"], d["frames"]))
+        d = dataset_settings(config, dataset)
+        slices = REAL_LABELLED_SLICES.get((d["format"], d["frames"]))
         if slices is None:
             raise SystemExit(f"{dataset}: no labelled-slice count for {d['format']} {d['frames']}")
-        train_images = slices * (1 - 1 / d["k"] - d["val_fraction"]) * (1 + d["copies"])
-        val_images = slices * d["val_fraction"]
+        shape = epoch_shape(
+            slices,
+            k=d["k"],
+            val_fraction=d["val_fraction"],
+            test_fraction=d["test_fraction"],
+            copies=d["copies"],
+            batch=d["batch"],
+        )
         for model in config["models"]:
-            kind = kind_of(config, model)
+            kind = trains_as(config, model)
             record = speed.get((kind, d["size"]))
             if record is None:
                 raise SystemExit(f"no {precision} record of {kind} at {d['size']} px")
             eval_ms = record["infer_ms_per_image_with_regularizer"] or record["infer_ms_per_image"]
-            minutes = (train_images / record["train_img_s"] + val_images * eval_ms / 1e3) / 60
+            minutes = (
+                shape.train_images / record["train_img_s"] + shape.val_images * eval_ms / 1e3
+            ) / 60
             rows.append(
                 {
                     "dataset": dataset,
                     "model": model,
                     "trains_as": kind,
                     "size": d["size"],
-                    "train_images_per_epoch": round(train_images),
-                    "val_images_per_epoch": round(val_images),
+                    "train_images_per_epoch": round(shape.train_images),
+                    "val_images_per_epoch": round(shape.val_images),
                     "epochs": d["epochs"],
                     "folds": d["k"],
                     "train_img_s": record["train_img_s"],
                     "min_per_epoch": minutes,
-                    "paper_titan_xp_min_per_epoch": PAPER_TITAN_XP_MIN_PER_EPOCH.get(kind, {}).get(
-                        d["format"]
-                    ),
+                    "paper_titan_xp_min_per_epoch": titan.get((d["format"], kind)),
                     "hours": minutes * d["epochs"] * d["k"] / 60,
                 }
             )
