@@ -397,4 +397,4 @@ def test_the_run_scope_tells_the_paper_from_a_miniature_and_a_smoke_run() -> Non
     assert run_scope(_config("paper.yaml")) == RunScope(PAPER)
     rehearsal = run_scope(_config("rehearsal.yaml"))
     assert rehearsal.kind == SMOKE
-    assert "acdc: at most 2 training steps per epoch (a rehearsal)" in rehearsal.reasons
+    assert "acdc: at most 1 training step per epoch (a rehearsal)" in rehearsal.reasons

@@ -226,7 +226,7 @@ def test_the_rehearsal_runs_every_job_of_the_paper_grid_with_a_step_cap(tmp_path
     assert paper_jobs == rehearsal_jobs
     assert rehearsal_jobs["train"] == 90
     for option, value in [
-        ("--max-steps-per-epoch", "2"),
+        ("--max-steps-per-epoch", "1"),
         ("--epochs", "1"),
         ("--sigma-lr-scale", "1"),
         ("--bn-stats-slices", "0"),

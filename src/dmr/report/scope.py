@@ -60,7 +60,8 @@ def run_scope(config: dict[str, Any]) -> RunScope:
             {int(s["max_steps_per_epoch"]) for s in settings if s.get("max_steps_per_epoch")}
         )
         if caps:
-            reasons.append(f"{name}: at most {caps[0]} training steps per epoch (a rehearsal)")
+            steps = f"{caps[0]} training step{'s' if caps[0] != 1 else ''}"
+            reasons.append(f"{name}: at most {steps} per epoch (a rehearsal)")
         size = dataset.get("preprocess", {}).get("size")
         if size is not None and int(size) < 128:
             reasons.append(f"{name}: {size} px network input instead of the paper's 256/192")
