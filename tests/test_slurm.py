@@ -29,6 +29,7 @@ import torch
 import yaml
 
 from dmr.train.checkpoint import load_checkpoint
+from dmr.train.config import TIMING_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "tests" / "slurm"
@@ -311,5 +312,6 @@ def _assert_same_model(on_slurm: Path, uninterrupted: Path) -> None:
     history = [pd.read_csv(folder / "history.csv") for folder in (on_slurm, uninterrupted)]
     assert len(history[0]) == SLOW_EPOCHS
     pd.testing.assert_frame_equal(
-        history[0].drop(columns="seconds"), history[1].drop(columns="seconds")
+        history[0].drop(columns=list(TIMING_COLUMNS)),
+        history[1].drop(columns=list(TIMING_COLUMNS)),
     )

@@ -19,6 +19,7 @@ from dmr.errors import DmrError
 from dmr.models import build_model, count_parameters
 from dmr.train import HISTORY_COLUMNS, TrainConfig, build_optimizer, train
 from dmr.train.checkpoint import save_checkpoint
+from dmr.train.config import TIMING_COLUMNS
 from dmr.train.history import sigma_ratios
 from dmr.train.losses import build_loss
 
@@ -104,7 +105,7 @@ def _final_state(cfg: TrainConfig) -> tuple[dict, dict, pd.DataFrame]:
     return (
         load(cfg.output / "model.pt"),
         load(cfg.output / "checkpoint.pt"),
-        pd.read_csv(cfg.output / "history.csv").drop(columns="seconds"),
+        pd.read_csv(cfg.output / "history.csv").drop(columns=list(TIMING_COLUMNS)),
     )
 
 

@@ -26,6 +26,18 @@ _stop(missing_dataset_folders(config), "a configured dataset folder is missing")
 
 RESULTS = config["results"].rstrip("/")
 RESOURCES = config["resources"].rstrip("/")
+
+
+def results_path(path):
+    """`path` under this config's results folder (config key `results`)."""
+    return f"{RESULTS}/{path}"
+
+
+def resources_path(path):
+    """`path` under this config's resources folder (config key `resources`)."""
+    return f"{RESOURCES}/{path}"
+
+
 DATASETS = list(config["datasets"])
 MODELS = list(config["models"])
 ARCHS = ("segnet", "usegnet", "unet")
@@ -387,7 +399,7 @@ def stats_cells():
     """The long cells tables (results/stats/<table>.csv) of every table this config builds, and
     of the numbers the paper quotes in its text."""
     return [f"{RESULTS}/stats/{name}.csv" for name in paper_tables()] + [
-        RESULTS + "/stats/text.csv"
+        results_path("stats/text.csv")
     ]
 
 
@@ -448,9 +460,9 @@ def final_outputs():
         f"{RESULTS}/tables/paper_vs_reproduced.{ext}" for ext in ("csv", "md", "json")
     ]
     outputs += figure_outputs()
-    outputs.append(RESULTS + "/report.html")
+    outputs.append(results_path("report.html"))
     if config["plan"]["target"]:
-        outputs.append(RESULTS + "/plan.md")
+        outputs.append(results_path("plan.md"))
     return outputs
 
 

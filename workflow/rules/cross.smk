@@ -9,12 +9,12 @@ rule predict_cross:
         models=lambda w: [f"{d}/model.pt" for d in model_dirs(w.train, w.model)],
     output:
         predictions=directory(
-            RESULTS + "/cross/{train}_to_{test}/predictions/{model}/volumes"
+            results_path("cross/{train}_to_{test}/predictions/{model}/volumes")
         ),
     log:
-        RESULTS + "/logs/cross/{train}_to_{test}/predict_{model}.log",
+        results_path("logs/cross/{train}_to_{test}/predict_{model}.log"),
     benchmark:
-        RESULTS + "/benchmarks/cross/{train}_to_{test}/predict_{model}.tsv"
+        results_path("benchmarks/cross/{train}_to_{test}/predict_{model}.tsv")
     conda:
         "../../envs/dmr.yaml"
     threads: config["training"]["threads"]
@@ -25,7 +25,7 @@ rule predict_cross:
     params:
         fmt=lambda w: config["datasets"][w.test]["format"],
         raw=lambda w: raw_path_of(w.test),
-        models=RESULTS + "/{train}/models/{model}",
+        models=results_path("{train}/models/{model}"),
         device=config["training"]["device"],
         reuse=(
             "--reuse-freed-memory"
@@ -43,14 +43,14 @@ rule metrics_cross:
         lambda w: raw_inputs_of(w.test),
         predictions=rules.predict_cross.output.predictions,
     output:
-        metrics=RESULTS + "/cross/{train}_to_{test}/metrics/{model}.csv",
-        slices=RESULTS + "/cross/{train}_to_{test}/metrics/slices/{model}.csv",
-        clinical=RESULTS + "/cross/{train}_to_{test}/metrics/clinical/{model}.csv",
-        status=RESULTS + "/cross/{train}_to_{test}/metrics/{model}.status.json",
+        metrics=results_path("cross/{train}_to_{test}/metrics/{model}.csv"),
+        slices=results_path("cross/{train}_to_{test}/metrics/slices/{model}.csv"),
+        clinical=results_path("cross/{train}_to_{test}/metrics/clinical/{model}.csv"),
+        status=results_path("cross/{train}_to_{test}/metrics/{model}.status.json"),
     log:
-        RESULTS + "/logs/cross/{train}_to_{test}/metrics_{model}.log",
+        results_path("logs/cross/{train}_to_{test}/metrics_{model}.log"),
     benchmark:
-        RESULTS + "/benchmarks/cross/{train}_to_{test}/metrics_{model}.tsv"
+        results_path("benchmarks/cross/{train}_to_{test}/metrics_{model}.tsv")
     conda:
         "../../envs/dmr.yaml"
     params:

@@ -4,11 +4,11 @@
 
 rule phantoms:
     output:
-        root=directory(RESOURCES + "/{dataset}"),
+        root=directory(resources_path("{dataset}")),
     log:
-        RESULTS + "/logs/{dataset}/phantoms.log",
+        results_path("logs/{dataset}/phantoms.log"),
     benchmark:
-        RESULTS + "/benchmarks/{dataset}/phantoms.tsv"
+        results_path("benchmarks/{dataset}/phantoms.tsv")
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -25,11 +25,11 @@ rule phantoms:
 
 rule download:
     output:
-        root=directory(RESOURCES + "/downloaded/{dataset}"),
+        root=directory(resources_path("downloaded/{dataset}")),
     log:
-        RESULTS + "/logs/{dataset}/download.log",
+        results_path("logs/{dataset}/download.log"),
     benchmark:
-        RESULTS + "/benchmarks/{dataset}/download.tsv"
+        results_path("benchmarks/{dataset}/download.tsv")
     # On a cluster, compute nodes often have no internet: fetch on the submitting machine.
     localrule: True
     conda:
@@ -51,9 +51,9 @@ rule check_data:
     input:
         raw_inputs,
     output:
-        report=RESULTS + "/{dataset}/data_check.json",
+        report=results_path("{dataset}/data_check.json"),
     log:
-        RESULTS + "/logs/{dataset}/check_data.log",
+        results_path("logs/{dataset}/check_data.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -69,12 +69,12 @@ rule figure_dataset:
         check=rules.check_data.output.report,
     output:
         report(
-            RESULTS + "/figures/{kind}_{dataset}.png",
+            results_path("figures/{kind}_{dataset}.png"),
             caption="../report/dataset_figure.rst",
             category="Data",
         ),
     log:
-        RESULTS + "/logs/{dataset}/figure_{kind}.log",
+        results_path("logs/{dataset}/figure_{kind}.log"),
     wildcard_constraints:
         kind="phantoms|data",
     conda:

@@ -10,12 +10,12 @@ rule predict_cv:
             f"{d}/checkpoint.pt" for d in model_dirs(w.dataset, w.model)
         ],
     output:
-        predictions=directory(RESULTS + "/{dataset}/predictions/{model}/volumes"),
-        timing=RESULTS + "/{dataset}/predictions/{model}/timing.csv",
+        predictions=directory(results_path("{dataset}/predictions/{model}/volumes")),
+        timing=results_path("{dataset}/predictions/{model}/timing.csv"),
     log:
-        RESULTS + "/logs/{dataset}/predict/{model}.log",
+        results_path("logs/{dataset}/predict/{model}.log"),
     benchmark:
-        RESULTS + "/benchmarks/{dataset}/predict/{model}.tsv"
+        results_path("benchmarks/{dataset}/predict/{model}.tsv")
     conda:
         "../../envs/dmr.yaml"
     threads: config["training"]["threads"]
@@ -26,7 +26,7 @@ rule predict_cv:
     params:
         fmt=dataset_format,
         raw=raw_path,
-        models=RESULTS + "/{dataset}/models/{model}",
+        models=results_path("{dataset}/models/{model}"),
         device=config["training"]["device"],
         reuse=(
             "--reuse-freed-memory"
@@ -46,13 +46,13 @@ rule metrics:
         folds=rules.folds.output.folds,
         predictions=rules.predict_cv.output.predictions,
     output:
-        metrics=RESULTS + "/{dataset}/metrics/{model}.csv",
-        slices=RESULTS + "/{dataset}/metrics/slices/{model}.csv",
-        clinical=RESULTS + "/{dataset}/metrics/clinical/{model}.csv",
+        metrics=results_path("{dataset}/metrics/{model}.csv"),
+        slices=results_path("{dataset}/metrics/slices/{model}.csv"),
+        clinical=results_path("{dataset}/metrics/clinical/{model}.csv"),
     log:
-        RESULTS + "/logs/{dataset}/metrics/{model}.log",
+        results_path("logs/{dataset}/metrics/{model}.log"),
     benchmark:
-        RESULTS + "/benchmarks/{dataset}/metrics/{model}.tsv"
+        results_path("benchmarks/{dataset}/metrics/{model}.tsv")
     conda:
         "../../envs/dmr.yaml"
     params:

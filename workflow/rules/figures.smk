@@ -12,13 +12,13 @@ rule fig1:
         ),
     output:
         png=report(
-            RESULTS + "/figures/fig1.png",
+            results_path("figures/fig1.png"),
             caption="../report/fig1.rst",
             category="Figures",
         ),
-        pdf=RESULTS + "/figures/fig1.pdf",
+        pdf=results_path("figures/fig1.pdf"),
     log:
-        RESULTS + "/logs/figures/fig1.log",
+        results_path("logs/figures/fig1.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -36,14 +36,14 @@ rule fig4a:
         ),
     output:
         png=report(
-            RESULTS + "/figures/fig4a.png",
+            results_path("figures/fig4a.png"),
             caption="../report/fig4a.rst",
             category="Figures",
         ),
-        pdf=RESULTS + "/figures/fig4a.pdf",
-        csv=RESULTS + "/figures/fig4a.csv",
+        pdf=results_path("figures/fig4a.pdf"),
+        csv=results_path("figures/fig4a.csv"),
     log:
-        RESULTS + "/logs/figures/fig4a.log",
+        results_path("logs/figures/fig4a.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -61,14 +61,14 @@ rule fig4b:
         ),
     output:
         png=report(
-            RESULTS + "/figures/fig4b.png",
+            results_path("figures/fig4b.png"),
             caption="../report/fig4b.rst",
             category="Figures",
         ),
-        pdf=RESULTS + "/figures/fig4b.pdf",
-        csv=RESULTS + "/figures/fig4b.csv",
+        pdf=results_path("figures/fig4b.pdf"),
+        csv=results_path("figures/fig4b.csv"),
     log:
-        RESULTS + "/logs/figures/fig4b.log",
+        results_path("logs/figures/fig4b.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -84,14 +84,14 @@ rule fig5:
         metrics=lambda w: metric_files([role_dataset("acdc")], present(PAPER_MODELS)),
     output:
         png=report(
-            RESULTS + "/figures/fig5.png",
+            results_path("figures/fig5.png"),
             caption="../report/fig5.rst",
             category="Figures",
         ),
-        pdf=RESULTS + "/figures/fig5.pdf",
-        csv=RESULTS + "/figures/fig5.csv",
+        pdf=results_path("figures/fig5.pdf"),
+        csv=results_path("figures/fig5.csv"),
     log:
-        RESULTS + "/logs/figures/fig5.log",
+        results_path("logs/figures/fig5.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -107,14 +107,14 @@ rule fig6:
         metrics=lambda w: metric_files(role_datasets(), present(WEIGHTING_MODELS)),
     output:
         png=report(
-            RESULTS + "/figures/fig6.png",
+            results_path("figures/fig6.png"),
             caption="../report/fig6.rst",
             category="Figures",
         ),
-        pdf=RESULTS + "/figures/fig6.pdf",
-        csv=RESULTS + "/figures/fig6.csv",
+        pdf=results_path("figures/fig6.pdf"),
+        csv=results_path("figures/fig6.csv"),
     log:
-        RESULTS + "/logs/figures/fig6.log",
+        results_path("logs/figures/fig6.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -133,14 +133,14 @@ rule fig7:
         metrics=lambda w: metric_files(role_datasets(), present(THRESHOLD_MODELS)),
     output:
         png=report(
-            RESULTS + "/figures/fig7.png",
+            results_path("figures/fig7.png"),
             caption="../report/fig7.rst",
             category="Figures",
         ),
-        pdf=RESULTS + "/figures/fig7.pdf",
-        csv=RESULTS + "/figures/fig7.csv",
+        pdf=results_path("figures/fig7.pdf"),
+        csv=results_path("figures/fig7.csv"),
     log:
-        RESULTS + "/logs/figures/fig7.log",
+        results_path("logs/figures/fig7.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -164,13 +164,13 @@ rule figS1:
         ],
     output:
         png=report(
-            RESULTS + "/figures/figS1.png",
+            results_path("figures/figS1.png"),
             caption="../report/figS1.rst",
             category="Figures",
         ),
-        pdf=RESULTS + "/figures/figS1.pdf",
+        pdf=results_path("figures/figS1.pdf"),
     log:
-        RESULTS + "/logs/figures/figS1.log",
+        results_path("logs/figures/figS1.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -194,13 +194,13 @@ rule figS2:
         preprocessed=lambda w: f"{RESULTS}/{role_dataset('acdc')}/preprocessed/meta.json",
     output:
         png=report(
-            RESULTS + "/figures/figS2.png",
+            results_path("figures/figS2.png"),
             caption="../report/figS2.rst",
             category="Figures",
         ),
-        pdf=RESULTS + "/figures/figS2.pdf",
+        pdf=results_path("figures/figS2.pdf"),
     log:
-        RESULTS + "/logs/figures/figS2.log",
+        results_path("logs/figures/figS2.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -219,13 +219,13 @@ rule figS3:
         preprocessed=lambda w: f"{RESULTS}/{role_dataset('acdc')}/preprocessed/meta.json",
     output:
         png=report(
-            RESULTS + "/figures/figS3.png",
+            results_path("figures/figS3.png"),
             caption="../report/figS3.rst",
             category="Figures",
         ),
-        pdf=RESULTS + "/figures/figS3.pdf",
+        pdf=results_path("figures/figS3.pdf"),
     log:
-        RESULTS + "/logs/figures/figS3.log",
+        results_path("logs/figures/figS3.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -242,14 +242,14 @@ rule figS4:
         histories=lambda w: fold_files(DATASETS, MODELS, "history.csv"),
     output:
         png=report(
-            RESULTS + "/figures/figS4.png",
+            results_path("figures/figS4.png"),
             caption="../report/figS4.rst",
             category="Figures",
         ),
-        pdf=RESULTS + "/figures/figS4.pdf",
-        csv=RESULTS + "/figures/figS4.csv",
+        pdf=results_path("figures/figS4.pdf"),
+        csv=results_path("figures/figS4.csv"),
     log:
-        RESULTS + "/logs/figures/figS4.log",
+        results_path("logs/figures/figS4.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -266,14 +266,14 @@ rule figS5:
         models=lambda w: fold_files(role_datasets(), weight_pair_models(), "model.pt"),
     output:
         png=report(
-            RESULTS + "/figures/figS5.png",
+            results_path("figures/figS5.png"),
             caption="../report/figS5.rst",
             category="Figures",
         ),
-        pdf=RESULTS + "/figures/figS5.pdf",
-        csv=RESULTS + "/figures/figS5.csv",
+        pdf=results_path("figures/figS5.pdf"),
+        csv=results_path("figures/figS5.csv"),
     log:
-        RESULTS + "/logs/figures/figS5.log",
+        results_path("logs/figures/figS5.log"),
     conda:
         "../../envs/dmr.yaml"
     params:

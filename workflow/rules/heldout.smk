@@ -8,12 +8,12 @@ rule predict_heldout:
         models=lambda w: [f"{d}/model.pt" for d in model_dirs(w.dataset, w.model)],
     output:
         predictions=directory(
-            RESULTS + "/{dataset}/heldout/predictions/{model}/volumes"
+            results_path("{dataset}/heldout/predictions/{model}/volumes")
         ),
     log:
-        RESULTS + "/logs/{dataset}/heldout/predict_{model}.log",
+        results_path("logs/{dataset}/heldout/predict_{model}.log"),
     benchmark:
-        RESULTS + "/benchmarks/{dataset}/heldout/predict_{model}.tsv"
+        results_path("benchmarks/{dataset}/heldout/predict_{model}.tsv")
     conda:
         "../../envs/dmr.yaml"
     threads: config["training"]["threads"]
@@ -25,7 +25,7 @@ rule predict_heldout:
         fmt=dataset_format,
         raw=raw_path,
         split=heldout_flags,
-        models=RESULTS + "/{dataset}/models/{model}",
+        models=results_path("{dataset}/models/{model}"),
         device=config["training"]["device"],
         reuse=(
             "--reuse-freed-memory"
@@ -43,14 +43,14 @@ rule metrics_heldout:
         raw_inputs,
         predictions=rules.predict_heldout.output.predictions,
     output:
-        metrics=RESULTS + "/{dataset}/heldout/metrics/{model}.csv",
-        slices=RESULTS + "/{dataset}/heldout/metrics/slices/{model}.csv",
-        clinical=RESULTS + "/{dataset}/heldout/metrics/clinical/{model}.csv",
-        status=RESULTS + "/{dataset}/heldout/metrics/{model}.status.json",
+        metrics=results_path("{dataset}/heldout/metrics/{model}.csv"),
+        slices=results_path("{dataset}/heldout/metrics/slices/{model}.csv"),
+        clinical=results_path("{dataset}/heldout/metrics/clinical/{model}.csv"),
+        status=results_path("{dataset}/heldout/metrics/{model}.status.json"),
     log:
-        RESULTS + "/logs/{dataset}/heldout/metrics_{model}.log",
+        results_path("logs/{dataset}/heldout/metrics_{model}.log"),
     benchmark:
-        RESULTS + "/benchmarks/{dataset}/heldout/metrics_{model}.tsv"
+        results_path("benchmarks/{dataset}/heldout/metrics_{model}.tsv")
     conda:
         "../../envs/dmr.yaml"
     params:

@@ -6,16 +6,16 @@ rule preprocess:
         raw_inputs,
         check=rules.check_data.output.report,
     output:
-        images=RESULTS + "/{dataset}/preprocessed/images.npy",
-        labels=RESULTS + "/{dataset}/preprocessed/labels.npy",
-        distmaps=RESULTS + "/{dataset}/preprocessed/distmaps.npy",
-        slices=RESULTS + "/{dataset}/preprocessed/slices.csv",
-        cases=RESULTS + "/{dataset}/preprocessed/cases.csv",
-        meta=RESULTS + "/{dataset}/preprocessed/meta.json",
+        images=results_path("{dataset}/preprocessed/images.npy"),
+        labels=results_path("{dataset}/preprocessed/labels.npy"),
+        distmaps=results_path("{dataset}/preprocessed/distmaps.npy"),
+        slices=results_path("{dataset}/preprocessed/slices.csv"),
+        cases=results_path("{dataset}/preprocessed/cases.csv"),
+        meta=results_path("{dataset}/preprocessed/meta.json"),
     log:
-        RESULTS + "/logs/{dataset}/preprocess.log",
+        results_path("logs/{dataset}/preprocess.log"),
     benchmark:
-        RESULTS + "/benchmarks/{dataset}/preprocess.tsv"
+        results_path("benchmarks/{dataset}/preprocess.tsv")
     conda:
         "../../envs/dmr.yaml"
     resources:
@@ -39,14 +39,14 @@ rule augment:
         meta=rules.preprocess.output.meta,
         images=rules.preprocess.output.images,
     output:
-        images=RESULTS + "/{dataset}/augmented/images.npy",
-        labels=RESULTS + "/{dataset}/augmented/labels.npy",
-        distmaps=RESULTS + "/{dataset}/augmented/distmaps.npy",
-        slices=RESULTS + "/{dataset}/augmented/slices.csv",
+        images=results_path("{dataset}/augmented/images.npy"),
+        labels=results_path("{dataset}/augmented/labels.npy"),
+        distmaps=results_path("{dataset}/augmented/distmaps.npy"),
+        slices=results_path("{dataset}/augmented/slices.csv"),
     log:
-        RESULTS + "/logs/{dataset}/augment.log",
+        results_path("logs/{dataset}/augment.log"),
     benchmark:
-        RESULTS + "/benchmarks/{dataset}/augment.tsv"
+        results_path("benchmarks/{dataset}/augment.tsv")
     conda:
         "../../envs/dmr.yaml"
     resources:
@@ -69,9 +69,9 @@ rule folds:
     input:
         cases=rules.preprocess.output.cases,
     output:
-        folds=RESULTS + "/{dataset}/folds.csv",
+        folds=results_path("{dataset}/folds.csv"),
     log:
-        RESULTS + "/logs/{dataset}/folds.log",
+        results_path("logs/{dataset}/folds.log"),
     conda:
         "../../envs/dmr.yaml"
     params:

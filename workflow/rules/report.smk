@@ -5,9 +5,9 @@
 
 rule report_config:
     output:
-        RESULTS + "/report/config.json",
+        results_path("report/config.json"),
     log:
-        RESULTS + "/logs/report/config.log",
+        results_path("logs/report/config.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -20,15 +20,15 @@ rule report_config:
 rule report:
     input:
         config=rules.report_config.output[0],
-        summary=RESULTS + "/tables/paper_vs_reproduced.json",
+        summary=results_path("tables/paper_vs_reproduced.json"),
         tables=lambda w: report_tables(),
         figures=lambda w: report_figures(),
-        checks=expand(RESULTS + "/{dataset}/data_check.json", dataset=DATASETS),
+        checks=expand(results_path("{dataset}/data_check.json"), dataset=DATASETS),
         histories=lambda w: fold_files(DATASETS, MODELS, "history.csv"),
     output:
-        RESULTS + "/report.html",
+        results_path("report.html"),
     log:
-        RESULTS + "/logs/report/report.log",
+        results_path("logs/report/report.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -48,18 +48,18 @@ rule plan:
     input:
         config=rules.report_config.output[0],
         # Last of all: every job's benchmark record and folder is there to be measured.
-        report=RESULTS + "/report.html",
+        report=results_path("report.html"),
         histories=lambda w: fold_files(DATASETS, MODELS, "history.csv"),
     output:
-        md=RESULTS + "/plan.md",
-        json=RESULTS + "/plan.json",
+        md=results_path("plan.md"),
+        json=results_path("plan.json"),
     log:
-        RESULTS + "/logs/report/plan.log",
+        results_path("logs/report/plan.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
         target=lambda w: plan_target(),
-        results=RESULTS,
+        results=lambda w, output: subpath(output.md, parent=True),
         resources=RESOURCES,
     shell:
         "dmr plan --config {input.config} --target {params.target:q} "

@@ -13,22 +13,22 @@ rule table1:
             for d in model_dirs(ds, m)
         ],
         timings=expand(
-            RESULTS + "/{dataset}/predictions/{model}/timing.csv",
+            results_path("{dataset}/predictions/{model}/timing.csv"),
             dataset=DATASETS,
             model=MODELS,
         ),
     output:
         csv=report(
-            RESULTS + "/tables/table1.csv",
+            results_path("tables/table1.csv"),
             caption="../report/table1.rst",
             category="Tables",
         ),
-        md=RESULTS + "/tables/table1.md",
-        tex=RESULTS + "/tables/table1.tex",
-        html=RESULTS + "/tables/table1.html",
+        md=results_path("tables/table1.md"),
+        tex=results_path("tables/table1.tex"),
+        html=results_path("tables/table1.html"),
         cells=cells_report("table1"),
     log:
-        RESULTS + "/logs/tables/table1.log",
+        results_path("logs/tables/table1.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -46,16 +46,16 @@ rule table2a:
         metrics=lambda w: role_metrics("acdc"),
     output:
         csv=report(
-            RESULTS + "/tables/table2a.csv",
+            results_path("tables/table2a.csv"),
             caption="../report/table2a.rst",
             category="Tables",
         ),
-        md=RESULTS + "/tables/table2a.md",
-        tex=RESULTS + "/tables/table2a.tex",
-        html=RESULTS + "/tables/table2a.html",
+        md=results_path("tables/table2a.md"),
+        tex=results_path("tables/table2a.tex"),
+        html=results_path("tables/table2a.html"),
         cells=cells_report("table2a"),
     log:
-        RESULTS + "/logs/tables/table2a.log",
+        results_path("logs/tables/table2a.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -71,16 +71,16 @@ rule table2b:
         clinical=lambda w: role_metrics("acdc", "clinical"),
     output:
         csv=report(
-            RESULTS + "/tables/table2b.csv",
+            results_path("tables/table2b.csv"),
             caption="../report/table2b.rst",
             category="Tables",
         ),
-        md=RESULTS + "/tables/table2b.md",
-        tex=RESULTS + "/tables/table2b.tex",
-        html=RESULTS + "/tables/table2b.html",
+        md=results_path("tables/table2b.md"),
+        tex=results_path("tables/table2b.tex"),
+        html=results_path("tables/table2b.html"),
         cells=cells_report("table2b"),
     log:
-        RESULTS + "/logs/tables/table2b.log",
+        results_path("logs/tables/table2b.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -98,16 +98,16 @@ rule table3:
         status=lambda w: heldout_input("acdc", "status"),
     output:
         csv=report(
-            RESULTS + "/tables/table3.csv",
+            results_path("tables/table3.csv"),
             caption="../report/table3.rst",
             category="Tables",
         ),
-        md=RESULTS + "/tables/table3.md",
-        tex=RESULTS + "/tables/table3.tex",
-        html=RESULTS + "/tables/table3.html",
+        md=results_path("tables/table3.md"),
+        tex=results_path("tables/table3.tex"),
+        html=results_path("tables/table3.html"),
         cells=cells_report("table3"),
     log:
-        RESULTS + "/logs/tables/table3.log",
+        results_path("logs/tables/table3.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -125,16 +125,16 @@ rule table4:
         clinical=lambda w: role_metrics("lvsc", "clinical"),
     output:
         csv=report(
-            RESULTS + "/tables/table4.csv",
+            results_path("tables/table4.csv"),
             caption="../report/table4.rst",
             category="Tables",
         ),
-        md=RESULTS + "/tables/table4.md",
-        tex=RESULTS + "/tables/table4.tex",
-        html=RESULTS + "/tables/table4.html",
+        md=results_path("tables/table4.md"),
+        tex=results_path("tables/table4.tex"),
+        html=results_path("tables/table4.html"),
         cells=cells_report("table4"),
     log:
-        RESULTS + "/logs/tables/table4.log",
+        results_path("logs/tables/table4.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -151,16 +151,16 @@ rule table5:
         status=lambda w: heldout_input("lvsc", "status"),
     output:
         csv=report(
-            RESULTS + "/tables/table5.csv",
+            results_path("tables/table5.csv"),
             caption="../report/table5.rst",
             category="Tables",
         ),
-        md=RESULTS + "/tables/table5.md",
-        tex=RESULTS + "/tables/table5.tex",
-        html=RESULTS + "/tables/table5.html",
+        md=results_path("tables/table5.md"),
+        tex=results_path("tables/table5.tex"),
+        html=results_path("tables/table5.html"),
         cells=cells_report("table5"),
     log:
-        RESULTS + "/logs/tables/table5.log",
+        results_path("logs/tables/table5.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -182,16 +182,16 @@ rule table6a:
         metrics=lambda w: cross_metrics("acdc", "lvsc"),
     output:
         csv=report(
-            RESULTS + "/tables/table6a.csv",
+            results_path("tables/table6a.csv"),
             caption="../report/table6a.rst",
             category="Tables",
         ),
-        md=RESULTS + "/tables/table6a.md",
-        tex=RESULTS + "/tables/table6a.tex",
-        html=RESULTS + "/tables/table6a.html",
+        md=results_path("tables/table6a.md"),
+        tex=results_path("tables/table6a.tex"),
+        html=results_path("tables/table6a.html"),
         cells=cells_report("table6a"),
     log:
-        RESULTS + "/logs/tables/table6a.log",
+        results_path("logs/tables/table6a.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -207,16 +207,16 @@ rule table6b:
         metrics=lambda w: cross_metrics("lvsc", "acdc"),
     output:
         csv=report(
-            RESULTS + "/tables/table6b.csv",
+            results_path("tables/table6b.csv"),
             caption="../report/table6b.rst",
             category="Tables",
         ),
-        md=RESULTS + "/tables/table6b.md",
-        tex=RESULTS + "/tables/table6b.tex",
-        html=RESULTS + "/tables/table6b.html",
+        md=results_path("tables/table6b.md"),
+        tex=results_path("tables/table6b.tex"),
+        html=results_path("tables/table6b.html"),
         cells=cells_report("table6b"),
     log:
-        RESULTS + "/logs/tables/table6b.log",
+        results_path("logs/tables/table6b.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -233,14 +233,14 @@ rule paper_vs_reproduced:
         cells=stats_cells(),
     output:
         csv=report(
-            RESULTS + "/tables/paper_vs_reproduced.csv",
+            results_path("tables/paper_vs_reproduced.csv"),
             caption="../report/paper_vs_reproduced.rst",
             category="Tables",
         ),
-        md=RESULTS + "/tables/paper_vs_reproduced.md",
-        json=RESULTS + "/tables/paper_vs_reproduced.json",
+        md=results_path("tables/paper_vs_reproduced.md"),
+        json=results_path("tables/paper_vs_reproduced.json"),
     log:
-        RESULTS + "/logs/tables/paper_vs_reproduced.log",
+        results_path("logs/tables/paper_vs_reproduced.log"),
     conda:
         "../../envs/dmr.yaml"
     params:
@@ -261,9 +261,9 @@ rule text_cells:
         cross=lambda w: text_inputs()["cross"],
         histories=lambda w: text_inputs()["histories"],
     output:
-        cells=RESULTS + "/stats/text.csv",
+        cells=results_path("stats/text.csv"),
     log:
-        RESULTS + "/logs/tables/text_cells.log",
+        results_path("logs/tables/text_cells.log"),
     conda:
         "../../envs/dmr.yaml"
     params:

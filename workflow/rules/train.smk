@@ -9,13 +9,13 @@ rule train:
         aug=rules.augment.output.slices,
         folds=rules.folds.output.folds,
     output:
-        model=RESULTS + "/{dataset}/models/{model}/fold{fold}/model.pt",
-        checkpoint=RESULTS + "/{dataset}/models/{model}/fold{fold}/checkpoint.pt",
-        history=RESULTS + "/{dataset}/models/{model}/fold{fold}/history.csv",
+        model=results_path("{dataset}/models/{model}/fold{fold}/model.pt"),
+        checkpoint=results_path("{dataset}/models/{model}/fold{fold}/checkpoint.pt"),
+        history=results_path("{dataset}/models/{model}/fold{fold}/history.csv"),
     log:
-        RESULTS + "/logs/{dataset}/train/{model}_fold{fold}.log",
+        results_path("logs/{dataset}/train/{model}_fold{fold}.log"),
     benchmark:
-        RESULTS + "/benchmarks/{dataset}/train/{model}_fold{fold}.tsv"
+        results_path("benchmarks/{dataset}/train/{model}_fold{fold}.tsv")
     conda:
         "../../envs/dmr.yaml"
     threads: config["training"]["threads"]
@@ -27,7 +27,7 @@ rule train:
         pre=subpath(input.meta, parent=True),
         aug=subpath(input.aug, parent=True),
         outdir=subpath(output.model, parent=True),
-        ckpt=RESULTS + "/{dataset}/ckpt/{model}/fold{fold}",
+        ckpt=results_path("{dataset}/ckpt/{model}/fold{fold}"),
         arch=lambda w: model_arch(w.model),
         loss=lambda w: train_cfg(w)["loss"],
         weighting=lambda w: train_cfg(w)["weighting"],

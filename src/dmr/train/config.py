@@ -36,6 +36,8 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "device",
     "precision",
 )
+#: History columns that measure time: they differ between two runs of the same training.
+TIMING_COLUMNS: tuple[str, ...] = ("seconds", "train_seconds")
 #: Config fields that may change between a run and its resumption: training can be extended;
 #: activation checkpointing and where the slice arrays live change memory use and speed, not
 #: results. ``amp`` is compared through the precision it resolves to (``_check_resumable``).
