@@ -198,6 +198,7 @@ def _download_config(tmp_path: Path, url: str, sha256: str = "", fmt: str = "acd
     acdc = config["datasets"]["acdc"]
     acdc.pop("phantom")
     acdc |= {"format": fmt, "source": "download", "download": {"url": url, "sha256": sha256}}
+    config |= {"results": "results", "resources": "resources"}  # the paths this test reads
     path = tmp_path / "download.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -398,7 +398,8 @@ def test_a_smoke_run_judges_no_claim(test_run: Path) -> None:
     assert statuses["DMR better than its baseline, Table II(a)"] == "not meaningful"
     html = (test_run / RESULTS / "report.html").read_text()
     assert 'class="banner smoke-run"' in html
-    assert "<code>config/config.yaml</code>, then <code>config/test.yaml</code>" in html
+    # A --configfile is complete on its own: the header names it alone.
+    assert "<dt>Config</dt><dd><code>config/test.yaml</code></dd>" in html
 
 
 def test_end_to_end_table2a_has_paper_rows(test_run: Path) -> None:
