@@ -31,13 +31,7 @@ from pathlib import Path
 import yaml
 
 from dmr.io import write_json
-from dmr.report.plan import (
-    REAL_LABELLED_SLICES,
-    dataset_settings,
-    epoch_shape,
-    titan_xp_minutes,
-    trains_as,
-)
+from dmr.report.plan import dataset_settings, real_epoch_shape, titan_xp_minutes, trains_as
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,17 +44,10 @@ def grid(config: dict, records: list[dict], precision: str) -> list[dict]:
     rows = []
     for dataset in config["datasets"]:
         d = dataset_settings(config, dataset)
-        slices = REAL_LABELLED_SLICES.get((d["format"], d["frames"]))
-        if slices is None:
-            raise SystemExit(f"{dataset}: no labelled-slice count for {d['format']} {d['frames']}")
-        shape = epoch_shape(
-            slices,
-            k=d["k"],
-            val_fraction=d["val_fraction"],
-            test_fraction=d["test_fraction"],
-            copies=d["copies"],
-            batch=d["batch"],
-        )
+        try:
+            shape = real_epoch_shape(d)
+        except ValueError as exc:
+            raise SystemExit(f"{dataset}: {exc}") from exc
         for model in config["models"]:
             kind = trains_as(config, model)
             record = speed.get((kind, d["size"]))

@@ -59,9 +59,8 @@ def _sets(document: Any, parts: Sequence[Any]) -> bool:
     return True
 
 
-def _source(parts: Sequence[Any], files: Sequence[str | os.PathLike[str]]) -> str:
+def _source(parts: Sequence[Any], documents: Sequence[tuple[str, Any]]) -> str:
     """The last config file that sets the key (later files win), else every file read."""
-    documents = [(str(f), _load(f)) for f in files]
     setting = [name for name, document in documents if _sets(document, parts)]
     if setting:
         return setting[-1]
@@ -102,11 +101,12 @@ def config_errors(
     """One line per violation of the schema: ``key.path: problem (from FILE)``; [] when valid."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.validators.validator_for(schema)(schema)
+    documents = [(str(f), _load(f)) for f in files]  # read once, searched per error
     lines = []
     errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(map(str, e.path)))
     for error in errors:
         for parts, message in _describe(error):
-            lines.append(f"{_key_path(parts)}: {message} (from {_source(parts, files)})")
+            lines.append(f"{_key_path(parts)}: {message} (from {_source(parts, documents)})")
     return list(dict.fromkeys(lines))
 
 

@@ -94,6 +94,26 @@ def dataset_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
     }
 
 
+def real_slices(settings: Mapping[str, Any]) -> int:
+    """Labelled slices of the real dataset a grid's ``settings`` (``dataset_settings``) name."""
+    slices = REAL_LABELLED_SLICES.get((settings["format"], settings["frames"]))
+    if slices is None:
+        raise ValueError(f"no real slice count for {settings['format']} {settings['frames']}")
+    return slices
+
+
+def real_epoch_shape(settings: Mapping[str, Any]) -> EpochShape:
+    """One fold's epoch of the real dataset a grid's ``settings`` name."""
+    return epoch_shape(
+        real_slices(settings),
+        k=settings["k"],
+        val_fraction=settings["val_fraction"],
+        test_fraction=settings["test_fraction"],
+        copies=settings["copies"],
+        batch=settings["batch"],
+    )
+
+
 def trains_as(config: Mapping[str, Any], model: str) -> str:
     """The network a model trains as, ``{arch}-base`` or ``{arch}-dmr`` (ablations train at
     their architecture's DMR cost)."""
@@ -182,17 +202,10 @@ def project_training(
     rows = []
     for dataset in target["datasets"]:
         s = dataset_settings(target, dataset)
-        slices = REAL_LABELLED_SLICES.get((s["format"], s["frames"]))
-        if slices is None:
-            raise ValueError(f"{dataset}: no real slice count for {s['format']} {s['frames']}")
-        shape = epoch_shape(
-            slices,
-            k=s["k"],
-            val_fraction=s["val_fraction"],
-            test_fraction=s["test_fraction"],
-            copies=s["copies"],
-            batch=s["batch"],
-        )
+        try:
+            shape = real_epoch_shape(s)
+        except ValueError as exc:
+            raise ValueError(f"{dataset}: {exc}") from exc
         for model in target["models"]:
             kind = trains_as(target, model)
             cost = costs[(costs["dataset"] == dataset) & (costs["kind"] == kind)]

@@ -15,16 +15,17 @@ from typing import Any
 import pandas as pd
 
 from dmr.io import write_json, write_text
+from dmr.labels import FORMAT_STRUCTURES
 from dmr.report.plan import (
     DATA_STAGES,
-    REAL_LABELLED_SLICES,
     available_memory_bytes,
     dataset_settings,
     disk_use,
-    epoch_shape,
     fold_array_bytes,
     job_records,
     project_training,
+    real_epoch_shape,
+    real_slices,
     rehearsal_slices,
     step_costs,
     titan_xp_minutes,
@@ -42,9 +43,8 @@ def _scale(config: Mapping[str, Any], target: Mapping[str, Any], results: Path) 
     """Real labelled slices over the rehearsal's, per dataset of the target grid."""
     ratios = {}
     for dataset in target["datasets"]:
-        s = dataset_settings(target, dataset)
-        real = REAL_LABELLED_SLICES[(s["format"], s["frames"])]
         if dataset in config["datasets"]:
+            real = real_slices(dataset_settings(target, dataset))
             ratios[dataset] = real / rehearsal_slices(results, dataset)
     return ratios
 
@@ -68,15 +68,8 @@ def _memory(config: Mapping[str, Any], target: Mapping[str, Any], jobs: pd.DataF
         projected, note = measured, "holds one case or volume at a time"
         if stage == "train" and dataset in target["datasets"]:
             s = dataset_settings(target, dataset)
-            shape = epoch_shape(
-                REAL_LABELLED_SLICES[(s["format"], s["frames"])],
-                k=s["k"],
-                val_fraction=s["val_fraction"],
-                test_fraction=s["test_fraction"],
-                copies=s["copies"],
-                batch=s["batch"],
-            )
-            n_structures = 3 if s["format"] == "acdc" else 1
+            shape = real_epoch_shape(s)
+            n_structures = len(FORMAT_STRUCTURES[s["format"]])
             arrays = fold_array_bytes(
                 shape.train_images + shape.val_images, s["size"], n_structures, distances=True
             )
