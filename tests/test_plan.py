@@ -152,3 +152,14 @@ def test_dmr_plan_writes_both_files_and_refuses_a_run_without_histories(run, tmp
         == 1
     )
     assert not (tmp_path / "x.md").exists()
+
+
+def test_dmr_plan_names_a_corrupt_config_and_writes_nothing(run, tmp_path) -> None:
+    results, resources = run
+    bad = tmp_path / "config.json"
+    bad.write_text("{not json")
+    out = tmp_path / "plan.md"
+    args = ["plan", "--config", str(bad), "--target", str(bad), "--results", str(results)]
+    args += ["--resources", str(resources), "-o", str(out), "--json", str(tmp_path / "p.json")]
+    assert main(args) == 1
+    assert not out.exists() and not (tmp_path / "p.json").exists()

@@ -125,7 +125,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from dmr.errors import InputError
     from dmr.report.plan_write import write_plan
 
-    config = json.loads(args.config.read_text())
+    try:
+        config = json.loads(args.config.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{args.config}: not a readable config JSON ({exc})") from exc
     try:
         target = yaml.safe_load(args.target.read_text())
     except (OSError, yaml.YAMLError) as exc:
