@@ -195,7 +195,7 @@ def test_cli_predict_writes_labels_and_reports_bad_inputs(trained, tmp_path, cap
 
 
 def _fake_dataset(case_ids: list[str]):
-    def read(fmt: str, root: Path, split: str = "training") -> list[Case]:
+    def read(fmt: str, root: Path, split: str = "training", **options: object) -> list[Case]:
         images = {1: synthetic_image(seed=1), 2: synthetic_image(seed=2)}
         return [
             Case(

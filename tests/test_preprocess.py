@@ -170,7 +170,7 @@ def _fake_case(case_id: str, group: str | None, fmt: str, tmp_path: Path, values
 def _use_cases(monkeypatch: pytest.MonkeyPatch, cases: list[Case]) -> None:
     import dmr.datasets
 
-    monkeypatch.setattr(dmr.datasets, "read_dataset", lambda fmt, root: cases)
+    monkeypatch.setattr(dmr.datasets, "read_dataset", lambda fmt, root, **options: cases)
 
 
 def test_preprocess_dataset_writes_the_documented_folder(

@@ -20,7 +20,11 @@ LABEL_VALUES: tuple[int, ...] = (BACKGROUND, RV_CAVITY, LV_MYOCARDIUM, LV_CAVITY
 STRUCTURE_LABELS: dict[str, int] = {"rv": RV_CAVITY, "myo": LV_MYOCARDIUM, "lv": LV_CAVITY}
 
 #: Structures annotated per dataset format: ACDC has all three, LVSC only the myocardium.
-FORMAT_STRUCTURES: dict[str, tuple[str, ...]] = {"acdc": ("rv", "myo", "lv"), "lvsc": ("myo",)}
+FORMAT_STRUCTURES: dict[str, tuple[str, ...]] = {
+    "acdc": ("rv", "myo", "lv"),
+    "lvsc": ("myo",),
+    "mnms": ("rv", "myo", "lv"),
+}
 
 #: Phases evaluated in every table.
 PHASES: tuple[str, ...] = ("ED", "ES")

@@ -5,11 +5,29 @@ from __future__ import annotations
 import argparse
 import json
 
+from dmr.datasets import FORMATS
 from dmr.errors import DmrError
 from dmr.switch import SWITCH_CHOICES
 
-FORMATS = ("acdc", "lvsc")
 ARCHS = ("segnet", "usegnet", "unet")
+__all__ = ["ARCHS", "FORMATS", "add_format", "parse_json_object"]
+
+
+def add_format(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    """``--format`` and ``--reader-options``, the two things every reader of raw data needs."""
+    p.add_argument("--format", required=True, choices=FORMATS, help=help)
+    p.add_argument(
+        "--reader-options",
+        type=_reader_options,
+        default=None,
+        metavar="JSON",
+        help="the reader's options as a JSON object (nnunet: label map, case pattern or phases "
+        "CSV; mnms: information CSV, group); the config's datasets.<name>.reader",
+    )
+
+
+def _reader_options(text: str) -> dict:
+    return parse_json_object(text, "--reader-options")
 
 
 def parse_json_object(text: str, option: str) -> dict:

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from dmr.cli.common import FORMATS, parse_json_object
+from dmr.cli.common import FORMATS, add_format, parse_json_object
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def _add_figure_phantoms(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "figure-phantoms", help="ED/ES mid-ventricular slices with label overlays, per group"
     )
-    p.add_argument("--format", required=True, choices=FORMATS)
+    add_format(p)
     p.add_argument("path", type=Path, help="dataset root")
     p.add_argument("-o", "--output", required=True, type=Path, help="PNG to write")
     p.set_defaults(handler=_cmd_figure_phantoms)
@@ -62,7 +62,7 @@ def _add_figure_phantoms(sub: argparse._SubParsersAction) -> None:
 def _cmd_figure_phantoms(args: argparse.Namespace) -> int:
     from dmr.figures import plot_dataset_overview
 
-    plot_dataset_overview(args.format, args.path, args.output)
+    plot_dataset_overview(args.format, args.path, args.output, options=args.reader_options)
     return 0
 
 
@@ -72,7 +72,7 @@ def _add_check_data(sub: argparse._SubParsersAction) -> None:
         help="verify a raw dataset folder; exit 0 when it is usable",
         description="Report every problem found (file and problem), never modifying the data.",
     )
-    p.add_argument("--format", required=True, choices=FORMATS)
+    add_format(p)
     p.add_argument("path", type=Path, help="dataset root")
     p.add_argument("-o", "--output", type=Path, help="JSON report to write")
     p.set_defaults(handler=_cmd_check_data)
@@ -81,7 +81,7 @@ def _add_check_data(sub: argparse._SubParsersAction) -> None:
 def _cmd_check_data(args: argparse.Namespace) -> int:
     from dmr.datasets.checks import check_dataset
 
-    report = check_dataset(args.format, args.path)
+    report = check_dataset(args.format, args.path, args.reader_options)
     if args.output is not None:
         from dmr.io import write_json
 

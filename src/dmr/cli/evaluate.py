@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dmr.cli.common import FORMATS
+from dmr.cli.common import add_format
 
 
 def _add_metrics(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "metrics", help="paper metrics of cross-validation predictions against the raw references"
     )
-    p.add_argument("--format", required=True, choices=FORMATS)
+    add_format(p)
     p.add_argument("path", type=Path, help="raw dataset root (references)")
     p.add_argument(
         "--predictions", required=True, type=Path, help="folder of {case}_{phase}.nii.gz"
@@ -39,6 +39,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
         dataset=args.dataset,
         model=args.model,
         density=args.density,
+        options=args.reader_options,
     )
     write_csv(args.output, result.metrics)
     if args.slices is not None:

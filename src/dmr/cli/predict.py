@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from dmr.cli.common import (
-    FORMATS,
+    add_format,
     add_inference_amp,
     add_reuse_freed_memory,
     apply_reuse_freed_memory,
@@ -46,7 +46,7 @@ def _add_predict_cv(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict-cv", help="predict every test case of every fold with that fold's model"
     )
-    p.add_argument("--format", required=True, choices=FORMATS)
+    add_format(p)
     p.add_argument("path", type=Path, help="raw dataset root")
     p.add_argument("--folds", required=True, type=Path, help="folds.csv")
     p.add_argument("--models", required=True, type=Path, help="model folder holding fold*/model.pt")
@@ -75,6 +75,7 @@ def _cmd_predict_cv(args: argparse.Namespace) -> int:
         device=args.device,
         threads=args.threads,
         amp=args.amp,
+        options=args.reader_options,
     )
     return 0
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dmr.cli.common import FORMATS
+from dmr.cli.common import add_format
 
 
 def _add_preprocess(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("preprocess", help="resample, crop/pad, normalise; slices + distance maps")
-    p.add_argument("--format", required=True, choices=FORMATS)
+    add_format(p)
     p.add_argument("path", type=Path, help="raw dataset root")
     p.add_argument("--spacing", type=float, default=1.5625, help="in-plane mm (%(default)s)")
     p.add_argument("--size", type=int, default=256, help="crop/pad size in pixels (%(default)s)")
@@ -36,6 +36,7 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
         size=args.size,
         clip_percentile=args.clip_percentile,
         frames=args.frames,
+        options=args.reader_options,
     )
     return 0
 
@@ -88,6 +89,12 @@ def _add_folds(sub: argparse._SubParsersAction) -> None:
         default=True,
         help="stratify by group when groups are known (%(default)s)",
     )
+    p.add_argument(
+        "--leave-one-group-out",
+        action="store_true",
+        help="one fold per group, testing that group and training on the others (M&Ms with "
+        "groups = vendors: leave-one-vendor-out); --k must be the number of groups",
+    )
     p.add_argument("-o", "--output", required=True, type=Path, help="folds.csv to write")
     p.set_defaults(handler=_cmd_folds)
 
@@ -95,9 +102,22 @@ def _add_folds(sub: argparse._SubParsersAction) -> None:
 def _cmd_folds(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from dmr.errors import DatasetError
     from dmr.io import write_csv
-    from dmr.preprocess.folds import make_folds
+    from dmr.preprocess.folds import leave_one_group_out, make_folds
 
+    if args.leave_one_group_out:
+        try:
+            folds = leave_one_group_out(
+                pd.read_csv(args.cases, dtype={"case": str, "group": str}),
+                k=args.k,
+                val_fraction=args.val_fraction,
+                seed=args.seed,
+            )
+        except ValueError as exc:  # the data disagree with the config: say which file
+            raise DatasetError(f"{args.cases}: {exc}") from exc
+        write_csv(args.output, folds)
+        return 0
     folds = make_folds(
         pd.read_csv(args.cases),
         k=args.k,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dmr.cli.common import (
     FORMATS,
+    add_format,
     add_inference_amp,
     add_reuse_freed_memory,
     apply_reuse_freed_memory,
@@ -19,7 +20,7 @@ SPLITS = ("training", "testing", "validation")
 
 
 def _add_split_source(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", required=True, choices=FORMATS, help="format of the raw data")
+    add_format(p, help="format of the raw data")
     p.add_argument("path", type=Path, help="raw dataset root")
     p.add_argument("--split", default="training", choices=SPLITS, help="(%(default)s)")
     p.add_argument(
@@ -52,6 +53,12 @@ def _add_predict_split(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1)
     add_inference_amp(p)
     add_reuse_freed_memory(p)
+    p.add_argument(
+        "--each-model",
+        type=Path,
+        help="also write each model's own prediction to EACH_MODEL/fold<k>/ (cross-dataset "
+        "evaluation checks that a difference replicates in every fold's network)",
+    )
     p.add_argument("-o", "--output", required=True, type=Path, help="prediction folder")
     p.set_defaults(handler=_cmd_predict_split)
 
@@ -71,6 +78,8 @@ def _cmd_predict_split(args: argparse.Namespace) -> int:
         device=args.device,
         threads=args.threads,
         amp=args.amp,
+        options=args.reader_options,
+        each_model=args.each_model,
     )
     return 0
 
@@ -91,6 +100,11 @@ def _add_metrics_split(sub: argparse._SubParsersAction) -> None:
         "scored (cross-dataset evaluation)",
     )
     p.add_argument(
+        "--structures",
+        help="comma-separated structures to score (rv, myo, lv; default: all the test data "
+        "annotate); cross-dataset evaluation passes those both datasets annotate",
+    )
+    p.add_argument(
         "--roi-margin-mm",
         type=float,
         help="also count TP/FP/FN/TN per slice inside the LVSC challenge's region of interest",
@@ -99,6 +113,15 @@ def _add_metrics_split(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slices", required=True, type=Path, help="per-slice CSV to write")
     p.add_argument("--clinical", required=True, type=Path, help="clinical indices CSV to write")
     p.add_argument("--status", required=True, type=Path, help="status JSON to write")
+    p.add_argument(
+        "--each-model",
+        type=Path,
+        help="folder of predict-split --each-model (fold<k>/ per model): also score each "
+        "model's own predictions",
+    )
+    p.add_argument(
+        "--each-model-metrics", type=Path, help="their metrics CSV (the `fold` column is k)"
+    )
     p.add_argument("-o", "--output", required=True, type=Path, help="metrics CSV to write")
     p.set_defaults(handler=_cmd_metrics_split)
 
@@ -107,8 +130,15 @@ def _cmd_metrics_split(args: argparse.Namespace) -> int:
     from dmr.evaluation.evaluate_split import evaluate_split, shared_structures
     from dmr.io import write_csv, write_json
 
+    if (args.each_model is None) != (args.each_model_metrics is None):
+        raise DmrError("--each-model and --each-model-metrics go together")
     structures = None
-    if args.train_format:
+    if args.structures:
+        structures = tuple(s.strip() for s in args.structures.split(",") if s.strip())
+        unknown = [s for s in structures if s not in ("rv", "myo", "lv")]
+        if unknown or not structures:
+            raise DmrError(f"--structures {args.structures}: expected some of rv, myo, lv")
+    elif args.train_format:
         structures = shared_structures(args.train_format, args.format)
         if not structures:
             raise DmrError(
@@ -126,14 +156,51 @@ def _cmd_metrics_split(args: argparse.Namespace) -> int:
         structures=structures,
         roi_margin_mm=args.roi_margin_mm,
         density=args.density,
+        options=args.reader_options,
     )
     write_csv(args.output, result.metrics)
     write_csv(args.slices, result.slices)
     write_csv(args.clinical, result.clinical)
     write_json(args.status, result.status)
+    if args.each_model is not None:
+        write_csv(args.each_model_metrics, _each_model_metrics(args, structures))
     if not result.status["references"]:
         print(f"{args.path} ({args.split}): {result.status['reason']}; nothing was scored")
     return 0
+
+
+def _each_model_metrics(args: argparse.Namespace, structures: tuple[str, ...] | None):
+    """The metrics of each fold model's own predictions (``fold<k>/``), ``fold`` set to k."""
+    import pandas as pd
+
+    from dmr.evaluation.evaluate_split import evaluate_split
+
+    folders = sorted(
+        (p for p in args.each_model.iterdir() if p.is_dir() and p.name.startswith("fold")),
+        key=lambda p: p.name,
+    )
+    if not folders:
+        raise DmrError(f"{args.each_model}: no fold<k>/ folder of per-model predictions")
+    frames = []
+    for folder in folders:
+        suffix = folder.name.removeprefix("fold")
+        if not suffix.isdigit():
+            raise DmrError(f"{folder}: expected a folder named fold<k>")
+        result = evaluate_split(
+            args.format,
+            args.path,
+            split=args.split,
+            predictions=folder,
+            dataset=args.dataset,
+            model=args.model,
+            frames=args.frames,
+            references=args.references,
+            structures=structures,
+            density=args.density,
+            options=args.reader_options,
+        )
+        frames.append(result.metrics.assign(fold=int(suffix)))
+    return pd.concat(frames, ignore_index=True)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

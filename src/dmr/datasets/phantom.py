@@ -29,8 +29,8 @@ from dmr.datasets.phantom_anatomy import (
     rv_depth,
     sample_heart,
 )
+from dmr.datasets.phantom_domains import DEFAULT_DOMAINS, resolve_domain
 from dmr.datasets.phantom_imaging import (
-    TISSUE_KEYS,
     acquire,
     bias_field,
     heart_tissue_intensities,
@@ -41,132 +41,10 @@ from dmr.datasets.phantom_imaging import (
 from dmr.io import atomic_dir
 from dmr.labels import BACKGROUND, LV_CAVITY, LV_MYOCARDIUM, RV_CAVITY
 
+__all__ = ["ACDC_GROUPS", "DEFAULT_DOMAINS", "generate_dataset", "render_case", "resolve_domain"]
+
 ACDC_GROUPS: tuple[str, ...] = ("NOR", "MINF", "DCM", "HCM", "RV")
 SUPERSAMPLING = 3
-
-#: Default scanner domains. Ranges are ``[low, high]`` (uniform draws; integers inclusive).
-#: spacing_mm: in-plane pixel size; slice_thickness_mm / slice_gap_mm: slab and gap (the slice
-#: step is their sum); fov_mm: field of view, turned into a matrix clipped to matrix_x/matrix_y;
-#: n_slices: stack size (the stack always spans base to past the apex, so a small n_slices widens
-#: the step); n_frames: cine frames; es_fraction: ES time / cycle; oblique_deg: max tilt of the
-#: short-axis plane; intensities: relative tissue signal (per-tissue overrides allowed); gamma:
-#: contrast curve exponent; texture: amplitude of the smooth tissue texture; noise: Rician sigma
-#: relative to blood; bias_strength: log-amplitude of the coil bias field; intensity_scale: stored
-#: value of unit signal; dtypes: pixel types drawn per case.
-DEFAULT_DOMAINS: dict[str, dict[str, Any]] = {
-    "acdc": {
-        "spacing_mm": [1.3, 1.8],
-        "slice_thickness_mm": [5.0, 10.0],
-        "slice_gap_mm": [0.0, 0.0],
-        "fov_mm": [300.0, 400.0],
-        "matrix_x": [150, 260],
-        "matrix_y": [200, 260],
-        "n_slices": [6, 18],
-        "n_frames": [12, 35],
-        "es_fraction": [0.35, 0.45],
-        "oblique_deg": 25.0,
-        "intensities": {
-            "blood": 1.0,
-            "myocardium": 0.28,
-            "fat": 0.85,
-            "lung": 0.04,
-            "liver": 0.42,
-            "muscle": 0.32,
-            "soft": 0.5,
-        },
-        "gamma": 1.0,
-        "texture": 0.08,
-        "noise": [0.02, 0.05],
-        "bias_strength": [0.1, 0.3],
-        "intensity_scale": [150.0, 600.0],
-        "dtypes": ["int16", "float32"],
-    },
-    "lvsc": {
-        "spacing_mm": [0.7, 2.1],
-        "slice_thickness_mm": [6.0, 10.0],
-        "slice_gap_mm": [0.0, 4.0],
-        "fov_mm": [280.0, 380.0],
-        "matrix_x": [160, 512],
-        "matrix_y": [160, 512],
-        "n_slices": [8, 16],
-        "n_frames": [18, 30],
-        "es_fraction": [0.3, 0.45],
-        "oblique_deg": 50.0,
-        "intensities": {
-            "blood": 0.85,
-            "myocardium": 0.35,
-            "fat": 0.95,
-            "lung": 0.06,
-            "liver": 0.5,
-            "muscle": 0.4,
-            "soft": 0.55,
-        },
-        "gamma": 1.35,
-        "texture": 0.12,
-        "noise": [0.04, 0.08],
-        "bias_strength": [0.25, 0.5],
-        "intensity_scale": [800.0, 3000.0],
-        "dtypes": ["int16", "uint16"],
-    },
-}
-
-_RANGE_KEYS = (
-    "spacing_mm",
-    "slice_thickness_mm",
-    "slice_gap_mm",
-    "fov_mm",
-    "matrix_x",
-    "matrix_y",
-    "n_slices",
-    "n_frames",
-    "es_fraction",
-    "noise",
-    "bias_strength",
-    "intensity_scale",
-)
-_INT_RANGE_KEYS = ("matrix_x", "matrix_y", "n_slices", "n_frames")
-
-
-def resolve_domain(fmt: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The format's default domain with ``overrides`` applied and checked.
-
-    ``intensities`` may be overridden per tissue. Raises ``ValueError`` naming an unknown key (and
-    listing the valid ones) or a malformed value.
-    """
-    if fmt not in DEFAULT_DOMAINS:
-        raise ValueError(
-            f"unknown dataset format {fmt!r}; expected one of {sorted(DEFAULT_DOMAINS)}"
-        )
-    domain = copy.deepcopy(DEFAULT_DOMAINS[fmt])
-    for key, value in (overrides or {}).items():
-        if key not in domain:
-            raise ValueError(
-                f"unknown {fmt} phantom domain key {key!r}; valid keys: {', '.join(sorted(domain))}"
-            )
-        if key == "intensities":
-            if not isinstance(value, Mapping):
-                raise ValueError(f"domain key 'intensities' must be a mapping, got {value!r}")
-            unknown = sorted(set(value) - set(TISSUE_KEYS))
-            if unknown:
-                raise ValueError(
-                    f"unknown tissue(s) {unknown} in domain 'intensities'; "
-                    f"valid: {list(TISSUE_KEYS)}"
-                )
-            domain[key].update({k: float(v) for k, v in value.items()})
-        else:
-            domain[key] = value
-    for key in _RANGE_KEYS:
-        value = domain[key]
-        if not (isinstance(value, list | tuple) and len(value) == 2 and value[0] <= value[1]):
-            raise ValueError(f"domain key {key!r} must be a [low, high] range, got {value!r}")
-        if key in _INT_RANGE_KEYS and not all(float(v).is_integer() and v >= 1 for v in value):
-            raise ValueError(f"domain key {key!r} must hold positive integers, got {value!r}")
-    if domain["n_frames"][0] < 2:
-        raise ValueError(f"domain key 'n_frames' needs at least 2 frames, got {domain['n_frames']}")
-    allowed = {"acdc": {"int16", "float32"}, "lvsc": {"int16", "uint16"}}[fmt]
-    if not domain["dtypes"] or set(domain["dtypes"]) - allowed:
-        raise ValueError(f"domain key 'dtypes' must be a non-empty subset of {sorted(allowed)}")
-    return domain
 
 
 @dataclass(frozen=True)
@@ -352,19 +230,69 @@ def generate_dataset(
     resolved = resolve_domain(fmt, domain)
     if n_cases < 1 or n_testing < 0:
         raise ValueError(f"need n_cases >= 1 and n_testing >= 0, got {n_cases}, {n_testing}")
-    from dmr.datasets import phantom_writers
-
-    writer = {"acdc": phantom_writers.write_acdc_case, "lvsc": phantom_writers.write_lvsc_case}[fmt]
     jobs = [(0, i, i) for i in range(n_cases)] + [(1, i, n_cases + i) for i in range(n_testing)]
+    write_case, finish = _writers(fmt)
+    vendors = list(resolved.get("vendors", {}))
+    rows: list[dict[str, str]] = []
     with atomic_dir(out_dir) as tmp:
-        if fmt == "acdc":
-            phantom_writers.write_acdc_citation(tmp)
         for split, index, number in tqdm(jobs, desc=f"{fmt} phantoms", unit="case", leave=False):
             rng = _case_rng(seed, split, index)
-            # ACDC: groups round-robin (equal numbers). LVSC: post-infarction patients with a
-            # wide spread of EF, as in the Cardiac Atlas Project cohort.
-            group = ACDC_GROUPS[number % len(ACDC_GROUPS)] if fmt == "acdc" else "MINF"
-            ef_spread = 0.03 if fmt == "acdc" else 0.12
-            dtype = str(rng.choice(resolved["dtypes"]))
-            case = render_case(rng, resolved, group, dtype, ef_spread)
-            writer(tmp, case, number=number + 1, testing=split == 1, seed=seed, rng=rng)
+            # ACDC-like formats: groups round-robin (equal numbers). LVSC: post-infarction
+            # patients with a wide spread of EF, as in the Cardiac Atlas Project cohort.
+            group = ACDC_GROUPS[number % len(ACDC_GROUPS)] if fmt != "lvsc" else "MINF"
+            ef_spread = 0.12 if fmt == "lvsc" else 0.03
+            vendor = vendors[number % len(vendors)] if vendors else None
+            case_domain = _vendor_domain(resolved, vendor)
+            dtype = str(rng.choice(case_domain["dtypes"]))
+            case = render_case(rng, case_domain, group, dtype, ef_spread)
+            rows.append(
+                write_case(
+                    tmp,
+                    case,
+                    number=number + 1,
+                    testing=split == 1,
+                    seed=seed,
+                    rng=rng,
+                    group=group,
+                    vendor=vendor,
+                )
+                or {}
+            )
+        finish(tmp, rows)
+
+
+def _vendor_domain(domain: Mapping[str, Any], vendor: str | None) -> dict[str, Any]:
+    """The domain of one vendor's scanner: the format's domain with that vendor's overrides."""
+    merged = copy.deepcopy(dict(domain))
+    if vendor is None:
+        return merged
+    for key, value in domain["vendors"][vendor].items():
+        if key == "intensities":
+            merged[key] = {**merged[key], **{k: float(v) for k, v in value.items()}}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _writers(fmt: str) -> tuple[Any, Any]:
+    """The format's case writer and the function that writes its dataset-level files.
+
+    Writers take ``(root, case, *, number, testing, seed, rng, group, vendor)`` and may return a
+    row of per-case metadata; the finisher gets every row (``dataset.json``, a vendor CSV, ...).
+    """
+    if fmt == "nnunet":
+        from dmr.datasets import phantom_nnunet
+
+        return phantom_nnunet.write_nnunet_case, phantom_nnunet.finish_nnunet
+    if fmt == "mnms":
+        from dmr.datasets import phantom_mnms
+
+        return phantom_mnms.write_mnms_case, phantom_mnms.finish_mnms
+    from dmr.datasets import phantom_writers
+
+    if fmt == "acdc":
+        return (
+            phantom_writers.write_acdc_case,
+            lambda root, rows: phantom_writers.write_acdc_citation(root),
+        )
+    return phantom_writers.write_lvsc_case, lambda root, rows: None

@@ -89,6 +89,8 @@ def write_acdc_case(
     testing: bool,
     seed: int,
     rng: np.random.Generator,
+    group: str | None = None,
+    vendor: str | None = None,
 ) -> None:
     """``training|testing/patientNNN/`` with Info.cfg, the 4-D cine and ED/ES frames + ``_gt``.
 
@@ -131,6 +133,8 @@ def write_lvsc_case(
     testing: bool,
     seed: int,
     rng: np.random.Generator,
+    group: str | None = None,
+    vendor: str | None = None,
 ) -> None:
     """``DETnnnnnnn/``: one DICOM + one PNG mask per slice/phase. A validation study's DICOMs go
     to ``validation/DETnnnnnnn/`` and its masks, standing for the challenge's consensus (CS*)

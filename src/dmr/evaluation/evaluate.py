@@ -15,8 +15,10 @@ silently.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +30,7 @@ from dmr.errors import DatasetError, InputError
 from dmr.evaluation.clinical import clinical_indices
 from dmr.evaluation.metrics import slice_confusion, structure_metrics
 from dmr.geometry import geometry_mismatch
-from dmr.labels import FORMAT_STRUCTURES, LABEL_VALUES, PHASES, STRUCTURE_LABELS
+from dmr.labels import LABEL_VALUES, PHASES, STRUCTURE_LABELS
 from dmr.preprocess.folds import read_folds
 from dmr.preprocess.regions import slice_regions
 
@@ -241,25 +243,25 @@ def evaluate_cross_validation(
     dataset: str,
     model: str,
     density: float,
+    options: Mapping[str, Any] | None = None,
 ) -> EvaluationResult:
     """Evaluate ``predictions/{case}_{phase}.nii.gz`` of every test case (ED and ES) of the folds.
 
-    References come from ``dmr.datasets.read_dataset(fmt, raw_dir)``; structures evaluated are
-    ``dmr.labels.FORMAT_STRUCTURES[fmt]`` (LVSC: myocardium only). Slices are indexed along z of
+    References come from ``dmr.datasets.read_dataset(fmt, raw_dir, options=options)``; the
+    structures evaluated are those the dataset annotates (``dmr.datasets.dataset_structures``;
+    LVSC: myocardium only). Slices are indexed along z of
     the original volume and assigned apical/mid/basal from the reference
     (:func:`dmr.preprocess.regions.slice_regions`). Missing prediction files are one InputError
     listing them all; test cases absent from the dataset are a DatasetError.
     """
-    if fmt not in FORMAT_STRUCTURES:
-        raise InputError(
-            f"unknown dataset format {fmt!r}; expected one of {list(FORMAT_STRUCTURES)}"
-        )
+    if fmt not in datasets.FORMATS:
+        raise InputError(f"unknown dataset format {fmt!r}; expected one of {datasets.FORMATS}")
     arch, variant = parse_model_name(model)
-    structures = FORMAT_STRUCTURES[fmt]
+    structures = datasets.dataset_structures(fmt, options)
     predictions = Path(predictions)
     assignments = read_test_assignments(folds_csv)
 
-    cases = {case.case_id: case for case in datasets.read_dataset(fmt, raw_dir)}
+    cases = {case.case_id: case for case in datasets.read_dataset(fmt, raw_dir, options=options)}
     unknown = sorted(set(assignments["case"]) - set(cases))
     if unknown:
         raise DatasetError(

@@ -20,6 +20,7 @@ that says so; it is never scored against anything else.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ import pandas as pd
 import SimpleITK as sitk
 from tqdm import tqdm
 
-from dmr.datasets import Case, read_dataset
+from dmr.datasets import Case, dataset_structures, read_dataset
 from dmr.datasets.frames import frames_to_predict
 from dmr.errors import DatasetError, InputError
 from dmr.evaluation.evaluate import (
@@ -78,10 +79,16 @@ def keep_structures(image: sitk.Image, structures: tuple[str, ...]) -> sitk.Imag
 
 
 def references_status(
-    fmt: str, raw_dir: Path, *, split: str, references: Path | None, frames: str
+    fmt: str,
+    raw_dir: Path,
+    *,
+    split: str,
+    references: Path | None,
+    frames: str,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Which cases of a split have references for the frames to evaluate (``status.json``)."""
-    cases = read_dataset(fmt, raw_dir, split=split, references=references)
+    cases = read_dataset(fmt, raw_dir, split=split, references=references, options=options)
     with_reference, without = [], []
     for case in cases:
         wanted = [frame for _, frame in _frames_or_empty(case, frames)]
@@ -133,6 +140,7 @@ def evaluate_split(
     structures: tuple[str, ...] | None = None,
     roi_margin_mm: float | None = None,
     density: float = 1.06,
+    options: Mapping[str, Any] | None = None,
 ) -> SplitEvaluation:
     """Score ``predictions`` (files named as :func:`dmr.datasets.frames.frames_to_predict` writes
     them) of every case of ``split`` that has references.
@@ -147,11 +155,13 @@ def evaluate_split(
         InputError: predictions missing for some evaluated volumes (all are listed).
     """
     arch, variant = parse_model_name(model)
-    structures = tuple(structures or FORMAT_STRUCTURES[fmt])
-    status = references_status(fmt, raw_dir, split=split, references=references, frames=frames)
+    structures = tuple(structures or dataset_structures(fmt, options))
+    status = references_status(
+        fmt, raw_dir, split=split, references=references, frames=frames, options=options
+    )
     cases = [
         c
-        for c in read_dataset(fmt, raw_dir, split=split, references=references)
+        for c in read_dataset(fmt, raw_dir, split=split, references=references, options=options)
         if c.case_id not in set(status["cases_without_references"])
     ]
     items = [

@@ -6,7 +6,9 @@ the models actually see, not what a generator intended to write.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -88,13 +90,15 @@ def _draw_panel(ax: plt.Axes, image: np.ndarray, label: np.ndarray, spacing, tit
     ax.set_yticks([])
 
 
-def plot_dataset_overview(fmt: str, root: Path, out_png: Path) -> None:
+def plot_dataset_overview(
+    fmt: str, root: Path, out_png: Path, options: Mapping[str, Any] | None = None
+) -> None:
     """ED and ES mid-ventricular slices with label overlays, one column per group (or case).
 
     Reads the dataset through :func:`dmr.datasets.read_dataset`; the slice shown is the middle
     of the ED slices holding labels, and the same slice index is shown at ES.
     """
-    cases = _overview_cases(fmt, read_dataset(fmt, Path(root)))
+    cases = _overview_cases(fmt, read_dataset(fmt, Path(root), options=options))
     fig, axes = plt.subplots(
         2,
         len(cases),

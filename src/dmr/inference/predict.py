@@ -14,6 +14,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,11 +266,14 @@ class Predictor:
 
     def segment(self, slices: np.ndarray) -> np.ndarray:
         """Network-grid labels (Z, S, S): each model's prediction, then the majority vote."""
-        votes = [
+        return majority_vote(self.votes(slices))
+
+    def votes(self, slices: np.ndarray) -> list[np.ndarray]:
+        """Each model's own network-grid labels (Z, S, S), in the order of ``models``."""
+        return [
             segment_slices(model, slices, self.batch_size, precision)
             for model, precision in zip(self.models, self.precisions, strict=True)
         ]
-        return majority_vote(votes)
 
     @staticmethod
     def restore(labels: np.ndarray, geometry: SliceGeometry) -> sitk.Image:
@@ -285,6 +289,14 @@ class Predictor:
         """uint8 label image (global label values) in the geometry of ``image``."""
         slices, geometry = self.preprocess(image)
         return self.restore(self.segment(slices), geometry)
+
+    def predict_volume_each(self, image: sitk.Image) -> tuple[sitk.Image, list[sitk.Image]]:
+        """The ensemble's label image and each model's own, from one pass of every model: the
+        single models are what tells whether a difference replicates across trainings."""
+        slices, geometry = self.preprocess(image)
+        votes = self.votes(slices)
+        own = [self.restore(labels, geometry) for labels in votes]
+        return self.restore(majority_vote(votes), geometry), own
 
 
 # --------------------------------------------------------------------------- entry points
@@ -375,6 +387,7 @@ def predict_cross_validation(
     device: str = "auto",
     threads: int = 1,
     amp: str = TRAINED,
+    options: Mapping[str, Any] | None = None,
 ) -> None:
     """``dmr predict-cv``: each fold's test cases with that fold's model (``fold{k}/model.pt``).
 
@@ -389,7 +402,7 @@ def predict_cross_validation(
     chosen = inference_precision(torch_device, amp)
     folds_csv, models_dir, output = Path(folds_csv), Path(models_dir), Path(output)
     test_cases = _read_test_cases(folds_csv)
-    cases = {case.case_id: case for case in read_dataset(fmt, raw_dir)}
+    cases = {case.case_id: case for case in read_dataset(fmt, raw_dir, options=options)}
     unknown = sorted({c for ids in test_cases.values() for c in ids} - set(cases))
     if unknown:
         raise DatasetError(f"{folds_csv}: test case(s) {unknown[:10]} not found in {raw_dir}")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -40,10 +42,14 @@ def predict_split(
     device: str = "auto",
     threads: int = 1,
     amp: str = "trained",
+    options: Mapping[str, Any] | None = None,
+    each_model: Path | None = None,
 ) -> int:
     """Write the ensemble's prediction of every case of ``split`` into ``output`` (atomically).
 
     ``models``: model folders holding ``fold*/model.pt`` (or model files); all of them vote.
+    ``each_model``: also write each model's own prediction to ``each_model/fold<k>/`` (the fold
+    the model was trained in), so that a difference can be checked in every training.
     ``amp``: precision of inference: ``trained`` (each model's own) or as in training
     (:mod:`dmr.train.precision`).
     Returns the number of volumes written. A split without cases, or (``labelled``) without any
@@ -51,7 +57,7 @@ def predict_split(
     """
     torch.set_num_threads(threads)
     predictor = Predictor.from_paths(list(models), device, amp)
-    cases = read_dataset(fmt, raw_dir, split=split, references=references)
+    cases = read_dataset(fmt, raw_dir, split=split, references=references, options=options)
     items = [
         (case, name, frame) for case in cases for name, frame in frames_to_predict(case, frames)
     ]
@@ -67,8 +73,21 @@ def predict_split(
         split,
         len(predictor.models),
     )
-    with atomic_dir(output) as tmp:
+    if each_model is None:
+        with atomic_dir(output) as tmp:
+            for case, name, frame in tqdm(items, desc=f"predict {split}", file=sys.stderr):
+                image = case.load_frame(frame).image
+                write_image(tmp / name, predictor.predict_volume(image))
+        return len(items)
+    folders = [f"fold{model.fold}" for model in predictor.models]
+    if len(set(folders)) != len(folders):
+        raise DatasetError(f"--each-model: the models' folds {folders} are not distinct")
+    with atomic_dir(output) as tmp, atomic_dir(each_model) as tmp_each:
+        for folder in folders:
+            (tmp_each / folder).mkdir()
         for case, name, frame in tqdm(items, desc=f"predict {split}", file=sys.stderr):
-            image = case.load_frame(frame).image
-            write_image(tmp / name, predictor.predict_volume(image))
+            ensemble, own = predictor.predict_volume_each(case.load_frame(frame).image)
+            write_image(tmp / name, ensemble)
+            for folder, labels in zip(folders, own, strict=True):
+                write_image(tmp_each / folder / name, labels)
     return len(items)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from tqdm import tqdm
 from dmr.datasets.case import Case
 from dmr.errors import DatasetError
 from dmr.io import atomic_dir, write_csv, write_json
-from dmr.labels import FORMAT_STRUCTURES, label_values_for
+from dmr.labels import label_values_for
 from dmr.preprocess.distance import class_distance_maps
 from dmr.preprocess.npy import concatenate_npy
 from dmr.preprocess.regions import slice_regions
@@ -146,6 +147,7 @@ def preprocess_dataset(
     size: int,
     clip_percentile: float,
     frames: Literal["ed_es", "all"] = "ed_es",
+    options: Mapping[str, Any] | None = None,
 ) -> None:
     """Preprocess every case of a raw dataset into the slice folder of docs/formats.md.
 
@@ -153,22 +155,27 @@ def preprocess_dataset(
     (atomic) output folder and are streamed into the final arrays at the end
     (``dmr.preprocess.npy``: no memory maps, whose touched pages would all count as resident).
     """
-    from dmr.datasets import read_dataset
+    from dmr.datasets import dataset_structures, read_dataset
 
     params = PreprocessParams(spacing=spacing, size=size, clip_percentile=clip_percentile)
     if frames not in ("ed_es", "all"):
         raise ValueError(f"frames must be 'ed_es' or 'all', got {frames!r}")
-    if fmt not in FORMAT_STRUCTURES:
-        raise ValueError(
-            f"unknown dataset format {fmt!r}; expected one of {list(FORMAT_STRUCTURES)}"
-        )
-    structures = list(FORMAT_STRUCTURES[fmt])
+    structures = list(dataset_structures(fmt, options))
     label_values = label_values_for(structures)
     lookup = _class_index_lookup(label_values)
 
-    cases = read_dataset(fmt, raw_dir)
+    cases = read_dataset(fmt, raw_dir, options=options)
     if not cases:
         raise DatasetError(f"{raw_dir}: no cases found for format {fmt!r}")
+    if frames == "ed_es":
+        unknown = [c.case_id for c in cases if not (1 <= c.ed_frame <= c.n_frames)]
+        unknown += [c.case_id for c in cases if not (1 <= c.es_frame <= c.n_frames)]
+        if unknown:
+            raise DatasetError(
+                f"{raw_dir}: ED/ES unknown for {len(set(unknown))} case(s), e.g. "
+                f"{', '.join(sorted(set(unknown))[:5])}: the workflow scores ED and ES; give "
+                "the phases (nnU-Net: reader.phases or a case_pattern with a `phase` group)"
+            )
     ids = [case.case_id for case in cases]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
