@@ -122,3 +122,28 @@ def test_default_protocol_is_unchanged_by_the_test_fraction_option() -> None:
 def test_test_fraction_beyond_disjoint_folds_is_rejected() -> None:
     with pytest.raises(ValueError, match=r"test_fraction must satisfy .* got 0.3"):
         make_folds(_cases(), k=5, val_fraction=0.1, seed=0, stratify=True, test_fraction=0.3)
+
+
+def test_leave_one_group_out_tests_each_group_once_and_trains_on_the_others() -> None:
+    from dmr.preprocess.folds import leave_one_group_out
+
+    cases = pd.DataFrame({"case": [f"c{i}" for i in range(9)], "group": ["A", "B", "C"] * 3})
+    folds = leave_one_group_out(cases, k=3, val_fraction=0.2, seed=0)
+    for fold, group in enumerate(["A", "B", "C"]):
+        rows = folds[folds["fold"] == fold]
+        assert set(rows.loc[rows["split"] == "test", "group"]) == {group}
+        assert (rows.loc[rows["group"] == group, "split"] == "test").all()
+        assert set(rows.loc[rows["split"] != "test", "group"]) == {"A", "B", "C"} - {group}
+        assert (rows["split"] == "val").sum() == 2
+    pd.testing.assert_frame_equal(folds, leave_one_group_out(cases, 3, 0.2, 0))
+
+
+def test_leave_one_group_out_names_the_groups_when_k_disagrees() -> None:
+    from dmr.preprocess.folds import leave_one_group_out
+
+    cases = pd.DataFrame({"case": ["a", "b", "c", "d"], "group": ["A", "B", "A", "B"]})
+    with pytest.raises(ValueError, match=r"2 group\(s\) \(A, B\) but k = 3; set folds.k to 2"):
+        leave_one_group_out(cases, k=3, val_fraction=0.25, seed=0)
+    cases.loc[1, "group"] = None
+    with pytest.raises(ValueError, match="needs a group for every case; none for b"):
+        leave_one_group_out(cases, k=2, val_fraction=0.25, seed=0)

@@ -57,19 +57,57 @@ def _check_models():
 _check_models()
 
 
+#: Where the data of a format that cannot be downloaded by the DAG come from.
+_NO_DOWNLOAD = {
+    "lvsc": "The LV Segmentation Challenge 2011 (LVSC) data are given out after a registration "
+    "with the Cardiac Atlas Project (https://www.cardiacatlas.org/): request them there, ",
+    "mnms": "The M&Ms data are given out after a registration (https://www.ub.edu/mnms/): "
+    "request them there, ",
+    "nnunet": "An nnU-Net raw dataset is a folder you already hold (or convert with nnU-Net's "
+    "dataset conversion scripts): ",
+}
+
+
 def _check_downloads():
-    """Only ACDC is public; LVSC's `source: download` is refused with where to ask for the data."""
+    """Only ACDC is public; another format's `source: download` is refused with where to get
+    the data."""
     for name, dataset in config["datasets"].items():
         if dataset["source"] == "download" and dataset["format"] != "acdc":
             raise ValueError(
-                f"config datasets.{name}: source 'download' is only available for ACDC. The "
-                "LV Segmentation Challenge 2011 (LVSC) data are given out after a registration "
-                "with the Cardiac Atlas Project (https://www.cardiacatlas.org/): request them "
-                "there, unpack them and use `source: path` with `path:` pointing at the folder."
+                f"config datasets.{name}: source 'download' is only available for ACDC. "
+                + _NO_DOWNLOAD[dataset["format"]]
+                + "unpack them and use `source: path` with `path:` pointing at the folder."
             )
 
 
 _check_downloads()
+
+
+def _check_readers():
+    """Reader options (label maps, case patterns) are checked before any job runs."""
+    from dmr.datasets import reader_option_problems
+
+    problems = [
+        f"datasets.{name}.reader: {problem}"
+        for name, dataset in config["datasets"].items()
+        for problem in reader_option_problems(dataset["format"], dataset["reader"])
+    ]
+    _stop(problems, "a dataset's reader options are not valid")
+
+
+_check_readers()
+
+
+def reader_options_of(name):
+    """`--reader-options '<json>'` of a dataset whose reader takes options ('' otherwise)."""
+    options = config["datasets"][name]["reader"]
+    if not options:
+        return ""
+    return f"--reader-options {shlex.quote(json.dumps(options, sort_keys=True))}"
+
+
+def reader_flag(wildcards):
+    return reader_options_of(wildcards.dataset)
 
 
 wildcard_constraints:
@@ -236,6 +274,8 @@ role_dataset = table_role
 HELDOUT_DEFAULTS = {
     "acdc": {"split": "testing", "frames": "ed_es"},
     "lvsc": {"split": "validation", "frames": "labelled"},
+    "nnunet": {"split": "testing", "frames": "ed_es"},
+    "mnms": {"split": "testing", "frames": "ed_es"},
 }
 
 
@@ -282,22 +322,44 @@ def heldout_outputs():
 
 
 # --------------------------------------------------------------------------- cross-dataset
-def shared_structures(train, test):
-    """Structures annotated by both datasets' formats (dmr.labels.FORMAT_STRUCTURES)."""
-    from dmr.labels import FORMAT_STRUCTURES
+def structures_of(name):
+    """The structures a dataset annotates (its format's, or an nnU-Net label map's)."""
+    from dmr.datasets import dataset_structures
 
-    fmt_train = config["datasets"][train]["format"]
-    fmt_test = config["datasets"][test]["format"]
-    return [s for s in FORMAT_STRUCTURES[fmt_test] if s in FORMAT_STRUCTURES[fmt_train]]
+    dataset = config["datasets"][name]
+    return dataset_structures(dataset["format"], dataset["reader"])
+
+
+def shared_structures(train, test):
+    """Structures annotated by both datasets, in the test dataset's order."""
+    train_structures = structures_of(train)
+    return [s for s in structures_of(test) if s in train_structures]
 
 
 def cross_pairs():
-    """Every ordered pair of distinct datasets whose formats share a structure."""
+    """The ordered pairs of `cross.pairs`, or every pair of distinct datasets that share a
+    structure; a listed pair that shares none, or names an unknown dataset, is refused.
+    """
     if not config["cross"]["enabled"]:
         return []
-    return [
-        (a, b) for a in DATASETS for b in DATASETS if a != b and shared_structures(a, b)
-    ]
+    listed = config["cross"]["pairs"]
+    if listed is None:
+        return [
+            (a, b)
+            for a in DATASETS
+            for b in DATASETS
+            if a != b and shared_structures(a, b)
+        ]
+    problems = []
+    for a, b in listed:
+        if a not in DATASETS or b not in DATASETS or a == b:
+            problems.append(
+                f"cross.pairs: [{a}, {b}] is not two distinct datasets of {DATASETS}"
+            )
+        elif not shared_structures(a, b):
+            problems.append(f"cross.pairs: {a} and {b} annotate no common structure")
+    _stop(problems, "the config is not valid")
+    return [(a, b) for a, b in listed]
 
 
 def cross_models():
@@ -344,6 +406,48 @@ def paper_tables():
     return names
 
 
+# ------------------------------------------------------------------ datasets the paper lacks
+def group_label(name):
+    """What a dataset's groups are (M&Ms: `vendor` unless its reader says otherwise)."""
+    dataset = config["datasets"][name]
+    if dataset["format"] == "mnms":
+        return dataset["reader"].get("group", "vendor")
+    return "group"
+
+
+def generic_tables():
+    """The results tables of what the paper does not have, by name: every dataset outside the
+    ACDC/LVSC roles (`results_<dataset>`), every leave-one-group-out dataset (`lovo_<dataset>`,
+    a block per held-out group) and every cross-dataset pair other than the Table VI pair
+    (`cross_<a>_to_<b>`). Each: kind, metric CSVs (the base and DMR networks), group label,
+    and each fold network's own metrics (cross-dataset pairs)."""
+    networks = paper_networks()
+    if not networks:
+        return {}
+    roles = {table_role("acdc"), table_role("lvsc")} - {""}
+    tables = {}
+    for d in DATASETS:
+        metrics = [f"{RESULTS}/{d}/metrics/{m}.csv" for m in networks]
+        if d not in roles:
+            tables[f"results_{d}"] = ("dataset", metrics, group_label(d), [])
+        if config["datasets"][d]["folds"]["leave_one_group_out"]:
+            tables[f"lovo_{d}"] = ("groups", metrics, group_label(d), [])
+    paper_pairs = set()
+    if cross_enabled():
+        acdc, lvsc = table_role("acdc"), table_role("lvsc")
+        paper_pairs = {(acdc, lvsc), (lvsc, acdc)}
+    models = [m for m in cross_models() if m in networks]
+    for a, b in cross_pairs():
+        if (a, b) not in paper_pairs and models:
+            tables[f"cross_{a}_to_{b}"] = (
+                "cross",
+                [f"{RESULTS}/cross/{a}_to_{b}/metrics/{m}.csv" for m in models],
+                "group",
+                [f"{RESULTS}/cross/{a}_to_{b}/metrics/folds/{m}.csv" for m in models],
+            )
+    return tables
+
+
 def table_outputs(name):
     """A table's four renderings (the .html fragment is what the report embeds) and its cells
     CSV (results/stats/<name>.csv)."""
@@ -367,10 +471,13 @@ def heldout_input(role, what):
     return f"{root}/{folder}/{HELDOUT_MODEL}.csv"
 
 
-def cross_metrics(train, test):
-    """Cross-dataset metric CSVs (Table VI) of the paper's six networks that are configured."""
+def cross_metrics(train, test, kind=""):
+    """Cross-dataset metric CSVs (Table VI) of the paper's six networks that are configured
+    (kind 'folds/': each fold network's own metrics)."""
     direction = f"{table_role(train)}_to_{table_role(test)}"
-    return [f"{RESULTS}/cross/{direction}/metrics/{m}.csv" for m in paper_networks()]
+    return [
+        f"{RESULTS}/cross/{direction}/metrics/{kind}{m}.csv" for m in paper_networks()
+    ]
 
 
 def bootstrap_args():
@@ -454,7 +561,7 @@ def final_outputs():
         outputs += [f"{RESULTS}/{d}/metrics/{m}.csv" for m in MODELS]
     outputs += heldout_outputs()
     outputs += cross_outputs()
-    for name in paper_tables():
+    for name in [*paper_tables(), *generic_tables()]:
         outputs += table_outputs(name)
     outputs += [
         f"{RESULTS}/tables/paper_vs_reproduced.{ext}" for ext in ("csv", "md", "json")
@@ -589,7 +696,9 @@ def absent_options(models):
 # --------------------------------------------------------------------------- report
 def report_tables():
     """The HTML fragment of every table this config builds (results/report.html embeds them)."""
-    return [f"{RESULTS}/tables/{name}.html" for name in paper_tables()]
+    return [
+        f"{RESULTS}/tables/{name}.html" for name in [*paper_tables(), *generic_tables()]
+    ]
 
 
 def report_figures():

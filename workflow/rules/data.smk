@@ -59,8 +59,10 @@ rule check_data:
     params:
         fmt=dataset_format,
         raw=raw_path,
+        reader=reader_flag,
     shell:
-        "dmr check-data --format {params.fmt} {params.raw} -o {output.report} > {log} 2>&1"
+        "dmr check-data --format {params.fmt} {params.raw} {params.reader} "
+        "-o {output.report} > {log} 2>&1"
 
 
 rule figure_dataset:
@@ -82,5 +84,7 @@ rule figure_dataset:
     params:
         fmt=dataset_format,
         raw=raw_path,
+        reader=reader_flag,
     shell:
-        "dmr figure-phantoms --format {params.fmt} {params.raw} -o {output} > {log} 2>&1"
+        "dmr figure-phantoms --format {params.fmt} {params.raw} {params.reader} "
+        "-o {output} > {log} 2>&1"

@@ -26,6 +26,7 @@ rule predict_cv:
     params:
         fmt=dataset_format,
         raw=raw_path,
+        reader=reader_flag,
         models=results_path("{dataset}/models/{model}"),
         device=config["training"]["device"],
         reuse=(
@@ -34,7 +35,8 @@ rule predict_cv:
             else "--no-reuse-freed-memory"
         ),
     shell:
-        "dmr predict-cv --format {params.fmt} {params.raw} --folds {input.folds} "
+        "dmr predict-cv --format {params.fmt} {params.raw} {params.reader} "
+        "--folds {input.folds} "
         "--models {params.models} --device {params.device} --threads {threads} "
         "--amp trained {params.reuse} "
         "--timing {output.timing} -o {output.predictions} > {log} 2>&1"
@@ -58,9 +60,11 @@ rule metrics:
     params:
         fmt=dataset_format,
         raw=raw_path,
+        reader=reader_flag,
         density=config["evaluation"]["myocardial_density"],
     shell:
-        "dmr metrics --format {params.fmt} {params.raw} --predictions {input.predictions} "
+        "dmr metrics --format {params.fmt} {params.raw} {params.reader} "
+        "--predictions {input.predictions} "
         "--folds {input.folds} --dataset {wildcards.dataset} --model {wildcards.model} "
         "--density {params.density} --slices {output.slices} --clinical {output.clinical} "
         "-o {output.metrics} > {log} 2>&1"

@@ -24,6 +24,7 @@ rule predict_heldout:
     params:
         fmt=dataset_format,
         raw=raw_path,
+        reader=reader_flag,
         split=heldout_flags,
         models=results_path("{dataset}/models/{model}"),
         device=config["training"]["device"],
@@ -33,7 +34,7 @@ rule predict_heldout:
             else "--no-reuse-freed-memory"
         ),
     shell:
-        "dmr predict-split --format {params.fmt} {params.raw} {params.split} "
+        "dmr predict-split --format {params.fmt} {params.raw} {params.reader} {params.split} "
         "--models {params.models} --device {params.device} --threads {threads} "
         "--amp trained {params.reuse} -o {output.predictions} > {log} 2>&1"
 
@@ -56,6 +57,7 @@ rule metrics_heldout:
     params:
         fmt=dataset_format,
         raw=raw_path,
+        reader=reader_flag,
         split=heldout_flags,
         roi=lambda w: (
             f"--roi-margin-mm {heldout_cfg(w.dataset)['roi_margin_mm']}"
@@ -64,7 +66,7 @@ rule metrics_heldout:
         ),
         density=config["evaluation"]["myocardial_density"],
     shell:
-        "dmr metrics-split --format {params.fmt} {params.raw} {params.split} "
+        "dmr metrics-split --format {params.fmt} {params.raw} {params.reader} {params.split} "
         "--predictions {input.predictions} --dataset {wildcards.dataset} "
         "--model {wildcards.model} {params.roi} --density {params.density} "
         "--slices {output.slices} --clinical {output.clinical} --status {output.status} "

@@ -23,13 +23,15 @@ rule preprocess:
     params:
         fmt=dataset_format,
         raw=raw_path,
+        reader=reader_flag,
         outdir=subpath(output.meta, parent=True),
         spacing=lambda w: dataset_cfg(w)["preprocess"]["spacing"],
         size=lambda w: dataset_cfg(w)["preprocess"]["size"],
         clip=lambda w: dataset_cfg(w)["preprocess"]["clip_percentile"],
         frames=lambda w: dataset_cfg(w)["preprocess"]["frames"],
     shell:
-        "dmr preprocess --format {params.fmt} {params.raw} --spacing {params.spacing} "
+        "dmr preprocess --format {params.fmt} {params.raw} {params.reader} "
+        "--spacing {params.spacing} "
         "--size {params.size} --clip-percentile {params.clip} --frames {params.frames} "
         "-o {params.outdir} > {log} 2>&1"
 
@@ -84,7 +86,13 @@ rule folds:
         ),
         seed=lambda w: dataset_cfg(w)["folds"]["seed"],
         stratify=lambda w: (
-            "--stratify" if dataset_cfg(w)["folds"]["stratify"] else "--no-stratify"
+            "--leave-one-group-out"
+            if dataset_cfg(w)["folds"]["leave_one_group_out"]
+            else (
+                "--stratify"
+                if dataset_cfg(w)["folds"]["stratify"]
+                else "--no-stratify"
+            )
         ),
     shell:
         "dmr folds {input.cases} --k {params.k} --val-fraction {params.val} {params.test} "

@@ -180,6 +180,7 @@ rule table5:
 rule table6a:
     input:
         metrics=lambda w: cross_metrics("acdc", "lvsc"),
+        folds=lambda w: cross_metrics("acdc", "lvsc", "folds/"),
     output:
         csv=report(
             results_path("tables/table6a.csv"),
@@ -198,13 +199,15 @@ rule table6a:
         prefix=subpath(output.csv, strip_suffix=".csv"),
         bootstrap=bootstrap_args(),
     shell:
-        "dmr table6 --part a --metrics {input.metrics} {params.bootstrap} "
+        "dmr table6 --part a --metrics {input.metrics} --fold-metrics {input.folds} "
+        "{params.bootstrap} "
         "--cells {output.cells} --out-prefix {params.prefix} > {log} 2>&1"
 
 
 rule table6b:
     input:
         metrics=lambda w: cross_metrics("lvsc", "acdc"),
+        folds=lambda w: cross_metrics("lvsc", "acdc", "folds/"),
     output:
         csv=report(
             results_path("tables/table6b.csv"),
@@ -223,7 +226,43 @@ rule table6b:
         prefix=subpath(output.csv, strip_suffix=".csv"),
         bootstrap=bootstrap_args(),
     shell:
-        "dmr table6 --part b --metrics {input.metrics} {params.bootstrap} "
+        "dmr table6 --part b --metrics {input.metrics} --fold-metrics {input.folds} "
+        "{params.bootstrap} "
+        "--cells {output.cells} --out-prefix {params.prefix} > {log} 2>&1"
+
+
+rule results_table:
+    input:
+        metrics=lambda w: generic_tables()[w.name][1],
+        folds=lambda w: generic_tables()[w.name][3],
+    output:
+        csv=report(
+            results_path("tables/{name}.csv"),
+            caption="../report/results_table.rst",
+            category="Tables (your data)",
+        ),
+        md=results_path("tables/{name}.md"),
+        tex=results_path("tables/{name}.tex"),
+        html=results_path("tables/{name}.html"),
+        cells=results_path("stats/{name}.csv"),
+    log:
+        results_path("logs/tables/{name}.log"),
+    wildcard_constraints:
+        name=r"(results|lovo|cross)_[A-Za-z0-9_\-]+",
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        prefix=subpath(output.csv, strip_suffix=".csv"),
+        bootstrap=bootstrap_args(),
+        kind=lambda w: generic_tables()[w.name][0],
+        group=lambda w: generic_tables()[w.name][2],
+        folds=lambda w, input: (
+            f"--fold-metrics {' '.join(input.folds)}" if input.folds else ""
+        ),
+    shell:
+        "dmr results-table --kind {params.kind} --name {wildcards.name} "
+        "--group-label {params.group} --metrics {input.metrics} {params.folds} "
+        "{params.bootstrap} "
         "--cells {output.cells} --out-prefix {params.prefix} > {log} 2>&1"
 
 

@@ -19,6 +19,16 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every bootstrap interval")
 
 
+def _add_fold_metrics(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--fold-metrics",
+        nargs="+",
+        type=Path,
+        help="each fold network's own metrics on the same cases (metrics-split "
+        "--each-model-metrics): whether a DMR difference replicates in every training",
+    )
+
+
 def _bootstrap(args: argparse.Namespace):
     from dmr.tables import Bootstrap
 
@@ -130,7 +140,23 @@ def _cmd_table5(args: argparse.Namespace) -> int:
 def _cmd_table6(args: argparse.Namespace) -> int:
     from dmr.tables import table6
 
-    return _write(table6(_read_csvs(args.metrics), args.part, _bootstrap(args)), args)
+    fold_metrics = _read_csvs(args.fold_metrics) if args.fold_metrics else None
+    table = table6(_read_csvs(args.metrics), args.part, _bootstrap(args), fold_metrics)
+    return _write(table, args)
+
+
+def _cmd_results_table(args: argparse.Namespace) -> int:
+    from dmr.tables.generic import results_table
+
+    table = results_table(
+        _read_csvs(args.metrics),
+        args.name or args.out_prefix.name,
+        kind=args.kind,
+        bootstrap=_bootstrap(args),
+        group_label=args.group_label,
+        fold_metrics=_read_csvs(args.fold_metrics) if args.fold_metrics else None,
+    )
+    return _write(table, args)
 
 
 def _cmd_text_cells(args: argparse.Namespace) -> int:
@@ -207,8 +233,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_common(p)
     p.set_defaults(handler=_cmd_table5)
 
+    p = sub.add_parser(
+        "results-table",
+        help="the results of a dataset, a cross-dataset pair or a leave-one-group-out run the "
+        "paper does not have, in the shape of Tables II(a)/VI",
+    )
+    p.add_argument("--metrics", **csvs, help="metrics CSVs of one dataset or one pair")
+    p.add_argument(
+        "--kind",
+        choices=("dataset", "cross", "groups"),
+        default="dataset",
+        help="dataset: a block per structure; cross: the same with Table VI's levels; "
+        "groups: a block per held-out group (leave-one-group-out) (%(default)s)",
+    )
+    p.add_argument("--name", help="the table's name in its caption and cells (default: prefix)")
+    p.add_argument("--group-label", default="group", help="what a group is, e.g. vendor")
+    _add_fold_metrics(p)
+    _add_common(p)
+    p.set_defaults(handler=_cmd_results_table)
+
     p = sub.add_parser("table6", help="Table VI(a)/(b): cross-dataset myocardium, DMR vs base")
     p.add_argument("--part", required=True, choices=("a", "b"), help="a: ACDC->LVSC, b: LVSC->ACDC")
     p.add_argument("--metrics", **csvs, help="cross-dataset metrics CSVs of one direction")
+    _add_fold_metrics(p)
     _add_common(p)
     p.set_defaults(handler=_cmd_table6)

@@ -174,6 +174,57 @@ def make_folds(
     return pd.DataFrame(rows, columns=list(FOLD_COLUMNS))
 
 
+def leave_one_group_out(
+    cases: pd.DataFrame, k: int, val_fraction: float, seed: int
+) -> pd.DataFrame:
+    """One fold per group: fold ``i`` tests every case of the ``i``-th group (sorted) and trains
+    on the other groups, with ``round(val_fraction * n_cases)`` validation cases drawn from them
+    proportionally per group (M&Ms: leave-one-vendor-out, the multi-vendor form of the paper's
+    cross-dataset Table VI).
+
+    ``k`` must equal the number of groups: the workflow needs the number of folds before it has
+    read the data, so a config that disagrees with the data is refused, naming the groups.
+    """
+    if "case" not in cases.columns or "group" not in cases.columns:
+        raise ValueError(f"cases table needs 'case' and 'group' columns, got {list(cases.columns)}")
+    groups = cases["group"]
+    if not _groups_known(groups):
+        missing = cases.loc[groups.isna() | (groups.astype(str).str.strip() == ""), "case"]
+        raise ValueError(
+            "leave-one-group-out needs a group for every case; none for "
+            f"{', '.join(map(str, missing.tolist()[:10]))}"
+        )
+    group_text = groups.astype(str).to_numpy()
+    names = sorted(set(group_text))
+    if len(names) != k or k < 2:
+        raise ValueError(
+            f"leave-one-group-out: the data have {len(names)} group(s) ({', '.join(names)}) but "
+            f"k = {k}; set folds.k to {len(names)}"
+            + (" (at least 2 are needed)" if len(names) < 2 else "")
+        )
+    case_ids = cases["case"].astype(str).to_numpy()
+    rng = np.random.default_rng(seed)
+    n_val = max(1, round(val_fraction * case_ids.size))
+    rows = []
+    for fold, name in enumerate(names):
+        non_test = np.flatnonzero(group_text != name)
+        if n_val >= non_test.size:
+            raise ValueError(
+                f"fold {fold} (group {name}): {n_val} validation cases leave no training case "
+                f"among the {non_test.size} cases of the other groups"
+            )
+        validation = _draw_validation(non_test, group_text[non_test], n_val, rng)
+        for position, case in enumerate(case_ids):
+            if group_text[position] == name:
+                split = "test"
+            elif position in validation:
+                split = "val"
+            else:
+                split = "train"
+            rows.append((fold, case, group_text[position], split))
+    return pd.DataFrame(rows, columns=list(FOLD_COLUMNS))
+
+
 def read_folds(folds_csv: str | Path) -> pd.DataFrame:
     """The fold manifest written by :func:`make_folds`, checked once for every later step.
 

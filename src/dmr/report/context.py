@@ -111,8 +111,20 @@ class ReportContext:
 
 
 # --------------------------------------------------------------------------- names and order
+#: Titles of the tables of data the paper lacks (dmr.tables.generic), by stem prefix.
+_GENERIC_TITLES = {
+    "results_": "Results on {}",
+    "lovo_": "Leave-one-group-out on {}",
+    "cross_": "Across datasets: {}",
+}
+
+
 def table_title(stem: str) -> str:
-    """``table2a`` -> ``Table II(a)``; another stem is its own title."""
+    """``table2a`` -> ``Table II(a)``, ``results_mnms`` -> ``Results on mnms``,
+    ``cross_a_to_b`` -> ``Across datasets: a → b``; another stem is its own title."""
+    for prefix, title in _GENERIC_TITLES.items():
+        if stem.startswith(prefix) and len(stem) > len(prefix):
+            return title.format(stem[len(prefix) :].replace("_to_", " → "))
     match = _TABLE.fullmatch(stem)
     if not match or match["number"] not in _ROMAN:
         return stem
@@ -287,7 +299,10 @@ def build_context(
     """Read every input of the report; a bad or missing one is an InputError naming it."""
     config = read_config(config_path)
     captions = Path(captions)
-    table_paths = sorted((Path(p) for p in tables), key=lambda p: p.stem)
+    # The paper's tables first (table1 ... table6b), then those of data the paper lacks.
+    table_paths = sorted(
+        (Path(p) for p in tables), key=lambda p: (_TABLE.fullmatch(p.stem) is None, p.stem)
+    )
     figure_paths = [Path(p) for p in figures]
     _unique_stems(table_paths, "--tables")
     _unique_stems(figure_paths, "--figures")

@@ -24,7 +24,10 @@ from dmr.evaluation.stats import (
 )
 from dmr.published.vocabulary import KEY
 
-#: Columns of ``results/stats/<table>.csv`` (``note`` says why an interval is missing).
+#: Columns of ``results/stats/<table>.csv`` (``note`` says why an interval is missing;
+#: ``replicated``, on a DMR cell tested against its baseline, ``j/K``: in j of the K fold
+#: networks, each tested alone, DMR differs from its baseline in the pooled direction at the
+#: table's weaker level; "" where there is no such test).
 CELL_COLUMNS: tuple[str, ...] = (
     *KEY,
     "value",
@@ -34,6 +37,7 @@ CELL_COLUMNS: tuple[str, ...] = (
     "p_value",
     "marker",
     "note",
+    "replicated",
 )
 
 NAN = float("nan")
@@ -47,6 +51,7 @@ def empty_cells() -> pd.DataFrame:
 def cells_frame(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
     """Rows from :func:`cell` as a frame in :data:`CELL_COLUMNS` order (``n`` as an integer)."""
     frame = pd.DataFrame(list(rows), columns=list(CELL_COLUMNS))
+    frame["replicated"] = frame["replicated"].fillna("").astype(str)
     frame["n"] = frame["n"].astype("Int64")
     for column in ("value", "ci_low", "ci_high", "p_value"):
         frame[column] = frame[column].astype(float)
@@ -159,6 +164,7 @@ def cell(
     p_value: float = NAN,
     marker: str = "",
     note: str = "",
+    replicated: str = "",
 ) -> dict[str, object]:
     """One row of the cells frame; ``note`` is joined with the interval's note."""
     notes = "; ".join(text for text in (note, interval.note) if text)
@@ -177,6 +183,7 @@ def cell(
         "p_value": p_value,
         "marker": marker,
         "note": notes,
+        "replicated": replicated,
     }
 
 

@@ -37,6 +37,7 @@ from dmr.tables.common import (
     two_level,
 )
 from dmr.tables.render import Table
+from dmr.tables.replication import fold_case_means, replication
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ def comparison_table(
     spec: ComparisonSpec,
     bootstrap: Bootstrap | None = None,
     extra_rows: ExtraRows | None = None,
+    fold_metrics: pd.DataFrame | None = None,
 ) -> Table:
     """Mean over cases of the per-case mean over ``spec.structures``, ED and ES, per model.
 
@@ -161,9 +163,17 @@ def comparison_table(
     test of the per-case values, paired by case within a phase, marked at ``spec.levels``. The
     best model per metric and phase is bold. Distances undefined because exactly one mask is
     empty (NaN) are excluded from the per-case mean over structures and counted in the notes.
+
+    Each DMR cell also records whether its difference replicates in every training
+    (``replicated`` = ``j/K``, :mod:`dmr.tables.replication`): in-domain each fold's network on
+    its own test cases; for an ensemble (cross-dataset), each fold network alone on every case, from
+    ``fold_metrics`` (the same columns, ``fold`` the network's fold).
     """
     bootstrap = bootstrap or Bootstrap()
     metrics = _check_input(metrics, spec)
+    fold_cases = fold_case_means(
+        metrics, fold_metrics, spec.structures, [m.column for m in METRICS]
+    )
     dataset = one_dataset(metrics, spec.name)
     names = model_names(metrics)
     models, ignored = split_models(names.unique(), spec.name)
@@ -203,6 +213,7 @@ def comparison_table(
                 means[model.short] = float(values.mean()) * metric.scale
                 rows.csv[metric.label][f"{phase} {model.short}"] = means[model.short]
                 p_value = float("nan")
+                replicated = ""
                 if model.is_dmr:
                     base = cases_of(baseline_of(model), phase)
                     if not base.empty:
@@ -219,6 +230,23 @@ def comparison_table(
                             )
                     rows.csv[metric.label][f"{phase} {model.short} p"] = p_value
                     markers[model.short] = significance_marker(p_value, spec.levels)
+                    if not base.empty:
+                        base_mean = float(base[metric.column].mean()) * metric.scale
+                        dmr_better = (
+                            None
+                            if means[model.short] == base_mean
+                            else (means[model.short] > base_mean) == metric.higher_is_better
+                        )
+                        replicated = replication(
+                            fold_cases,
+                            (model.arch, model.variant),
+                            (baseline_of(model).arch, baseline_of(model).variant),
+                            phase,
+                            metric.column,
+                            metric.higher_is_better,
+                            dmr_better,
+                            spec.levels[0],
+                        )
                 defined = values.dropna().to_numpy() * metric.scale
                 rows.cells.append(
                     cell(
@@ -233,6 +261,7 @@ def comparison_table(
                         structure=spec.structure,
                         p_value=p_value,
                         marker=markers.get(model.short, ""),
+                        replicated=replicated,
                     )
                 )
             best = is_best(means, metric.higher_is_better, metric.decimals)
@@ -246,6 +275,12 @@ def comparison_table(
     if other_structures:
         notes.append(f"Structures not part of {spec.name}, ignored: {', '.join(other_structures)}.")
     notes += [*test_notes, _test_note(spec)]
+    if fold_cases is not None:
+        notes.append(
+            "Replication (cells CSV, column `replicated`): in how many of the fold networks, "
+            "each tested alone on its cases, DMR differs from its baseline in the same "
+            f"direction at p < {spec.levels[0]:g}."
+        )
     if extra_rows is not None:
         rows.extend(extra_rows(models, phases))
     notes += rows.notes
@@ -354,9 +389,15 @@ def table4(
     return comparison_table(metrics, TABLE4, bootstrap, extra_rows=extra)
 
 
-def table6(metrics: pd.DataFrame, part: str, bootstrap: Bootstrap | None = None) -> Table:
-    """Paper Table VI(a) (``part`` "a": ACDC -> LVSC) or VI(b) ("b": LVSC -> ACDC)."""
+def table6(
+    metrics: pd.DataFrame,
+    part: str,
+    bootstrap: Bootstrap | None = None,
+    fold_metrics: pd.DataFrame | None = None,
+) -> Table:
+    """Paper Table VI(a) (``part`` "a": ACDC -> LVSC) or VI(b) ("b": LVSC -> ACDC);
+    ``fold_metrics``: each fold network's own metrics on the same cases (replication)."""
     specs = {"a": TABLE6A, "b": TABLE6B}
     if part not in specs:
         raise ValueError(f"part must be 'a' or 'b'; got {part!r}")
-    return comparison_table(metrics, specs[part], bootstrap)
+    return comparison_table(metrics, specs[part], bootstrap, fold_metrics=fold_metrics)
