@@ -43,9 +43,18 @@ def published() -> pd.DataFrame:
     return load_published()
 
 
-def cell(value: float, ci: tuple[float, float] = (NAN, NAN), marker: str = "", **key) -> dict:
-    """One reproduced cell (contract of results/stats/<table>.csv)."""
+def cell(
+    value: float,
+    ci: tuple[float, float] = (NAN, NAN),
+    marker: str = "",
+    replicated: str | None = None,
+    **key,
+) -> dict:
+    """One reproduced cell (contract of results/stats/<table>.csv); a significant cell
+    replicates in both fold networks unless ``replicated`` says otherwise."""
     base = {"phase": "", "structure": "", "region": "", "dataset": ""}
+    if replicated is None:
+        replicated = "2/2" if marker else ""
     return {
         **base,
         **key,
@@ -55,11 +64,12 @@ def cell(value: float, ci: tuple[float, float] = (NAN, NAN), marker: str = "", *
         "n": 100,
         "p_value": NAN,
         "marker": marker,
+        "replicated": replicated,
     }
 
 
 def compare(published: pd.DataFrame, cells: list[dict], **kwargs) -> pd.DataFrame:
-    frame = pd.DataFrame(cells, columns=list(CELLS_COLUMNS))
+    frame = pd.DataFrame(cells, columns=[*CELLS_COLUMNS, "replicated"])
     return paper_vs_reproduced(published, frame, **kwargs)
 
 
@@ -280,6 +290,24 @@ def _table2a(published: pd.DataFrame, dmr: list[tuple[float, str]]) -> dict:
     ]
     claims = direction_claims(compare(published, cells, phantom_datasets=["acdc"]))
     return {c.name: c for c in claims}
+
+
+def test_a_significant_cell_counts_only_when_it_replicates_in_every_fold_network(
+    published: pd.DataFrame,
+) -> None:
+    cells = [
+        cell(80.0, method="segnet-base", **ED_DICE),
+        cell(81.0, marker="**", replicated="1/2", method="segnet-dmr", **ED_DICE),
+    ]
+    claim = direction_claims(compare(published, cells, phantom_datasets=["acdc"]))[0]
+    assert claim.status == INCONCLUSIVE
+    assert "not in every fold's network: 1 better, 0 worse" in claim.detail
+    for replicated, status in (("2/2", HOLDS), ("", INCONCLUSIVE), ("0/5", INCONCLUSIVE)):
+        cells[1]["replicated"] = replicated
+        claim = direction_claims(compare(published, cells, phantom_datasets=["acdc"]))[0]
+        assert claim.status == status, replicated
+    out = compare(published, cells, phantom_datasets=["acdc"])
+    assert set(out["reproduced_replicated"]) <= {"", "0/5"}
 
 
 TABLE2A = "DMR better than its baseline, Table II(a)"

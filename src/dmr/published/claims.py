@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from dmr.errors import InputError
-from dmr.published.compare import DIRECTION_TABLES
+from dmr.published.compare import DIRECTION_TABLES, replicated_fraction
 from dmr.published.vocabulary import KEY, base_of
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,16 @@ CLAIM_RULES: tuple[str, ...] = (
     "judge is `not meaningful`. `not run`: the config produced none of the claim's numbers.",
     "DMR better than its baseline (per table): a cell counts as evidence only when DMR and its "
     "baseline differ significantly (our DMR cell, or in Table IV the pair, carries a `*` or "
-    "`**` marker). `holds` when at least one cell is significantly better and none "
+    "`**` marker) and the difference replicates in every training: each fold's network, "
+    "tested alone (in-domain on its own test cases, across datasets on every case), differs "
+    "from its baseline's in the same direction at the table's weaker level (cells CSV "
+    "`replicated` = K/K). One training per network is not enough: the same config in float32 "
+    "and in bf16, or with another seed, gave significant cells in opposite directions "
+    "(docs/miniature.md). `holds` when at least one cell is significantly better and none "
     "significantly worse; `contradicted` when at least one is significantly worse and none "
-    "significantly better; `inconclusive` otherwise (no significant cell, or both kinds). The "
-    "directions without significance are counted in the detail, not judged.",
+    "significantly better; `inconclusive` otherwise (no such cell, or both kinds). "
+    "Significant cells that do not replicate, and directions without significance, are "
+    "counted in the detail, not judged.",
     "Learned better than fixed weights (Fig. 6): per dataset, the learned model's 95 % CI "
     "wholly above the fixed-weight model's is for the claim, wholly below against it "
     "(the paper's 'based on the 95% bootstrap confidence intervals'). `holds` when it is "
@@ -189,16 +195,22 @@ def direction_claims(comparison: pd.DataFrame) -> list[Claim]:
         if judged.empty:
             claims.append(Claim(name, NOT_MEANINGFUL, f"{len(ran)} cells ran{left_out}; {paper}"))
             continue
-        significant = _pair_significant(comparison, judged)
+        pooled = _pair_significant(comparison, judged)
+        replicated = judged["reproduced_replicated"].map(replicated_fraction) == 1.0
+        significant = pooled & replicated
         better = judged["reproduced_direction"] == "better"
         worse = judged["reproduced_direction"] == "worse"
         significant_for = int((better & significant).sum())
         significant_against = int((worse & significant).sum())
+        unreplicated_for = int((better & pooled & ~replicated).sum())
+        unreplicated_against = int((worse & pooled & ~replicated).sum())
         agree = int((judged["direction_verdict"] == "direction reproduced").sum())
         phantom = " (phantom data)" if judged["phantom"].any() else ""
         detail = (
             f"this run{phantom}: DMR significantly better in {significant_for} of "
-            f"{len(judged)} cells, significantly worse in {significant_against}; better in "
+            f"{len(judged)} cells, significantly worse in {significant_against}, in every "
+            f"fold's network (significant pooled but not in every fold's network: "
+            f"{unreplicated_for} better, {unreplicated_against} worse); better in "
             f"{int(better.sum())}, worse in {int(worse.sum())} by direction alone; {paper}; "
             f"same direction as the paper in {agree} of {len(judged)}{left_out}"
         )

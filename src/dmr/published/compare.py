@@ -56,6 +56,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "n",
     "p_value",
     "n_seeds",
+    "reproduced_replicated",
     "direction_verdict",
     "marker_verdict",
     "published_direction",
@@ -126,7 +127,9 @@ def _checked_cells(frame: pd.DataFrame, source: Path) -> pd.DataFrame:
     if missing:
         raise InputError(f"{source}: cells table lacks column(s) {missing}")
     frame = frame.copy()
-    for name in (*KEY, "marker"):
+    if "replicated" not in frame.columns:  # cells written before replication was recorded
+        frame["replicated"] = ""
+    for name in (*KEY, "marker", "replicated"):
         frame[name] = frame[name].fillna("").astype(str)
     for name in _NUMERIC:
         converted = pd.to_numeric(frame[name], errors="coerce")
@@ -159,12 +162,14 @@ def read_cells(paths: Iterable[str | os.PathLike[str]]) -> tuple[pd.DataFrame, l
             missing.append(path)
             continue
         try:
-            raw = pd.read_csv(path, dtype={name: str for name in (*KEY, "marker")})
+            raw = pd.read_csv(path, dtype={name: str for name in (*KEY, "marker", "replicated")})
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not a readable cells CSV ({exc})") from exc
         frames.append(_checked_cells(raw, path))
     if not frames:
-        empty = pd.DataFrame({name: pd.Series(dtype=str) for name in (*KEY, "marker", "source")})
+        empty = pd.DataFrame(
+            {name: pd.Series(dtype=str) for name in (*KEY, "marker", "replicated", "source")}
+        )
         for name in _NUMERIC:
             empty[name] = pd.Series(dtype=float)
         return empty, missing
@@ -174,6 +179,22 @@ def read_cells(paths: Iterable[str | os.PathLike[str]]) -> tuple[pd.DataFrame, l
 def _weakest_marker(markers: Sequence[str]) -> str:
     """The marker every seed reached (``*`` if one seed has ``*`` and another ``**``)."""
     return min(markers, key=MARKERS.index)
+
+
+def replicated_fraction(text: str) -> float:
+    """``j/K`` of a cell's ``replicated`` column as j / K; NaN when empty or malformed."""
+    agreeing, _, total = str(text).partition("/")
+    if not (agreeing.isdigit() and total.isdigit()) or int(total) == 0:
+        return math.nan
+    return int(agreeing) / int(total)
+
+
+def _weakest_replication(values: Sequence[str]) -> str:
+    """The least replicated of several seeds' ``j/K`` ("" when a seed has none)."""
+    fractions = [replicated_fraction(v) for v in values]
+    if any(math.isnan(f) for f in fractions):
+        return ""
+    return values[int(np.argmin(fractions))]
 
 
 def _combine_seeds(cells: pd.DataFrame) -> pd.DataFrame:
@@ -202,6 +223,7 @@ def _combine_seeds(cells: pd.DataFrame) -> pd.DataFrame:
         row["value"] = float(np.mean(values))
         row["ci_low"], row["ci_high"] = float(np.min(bounds)), float(np.max(bounds))
         row["marker"] = _weakest_marker(list(group["marker"]))
+        row["replicated"] = _weakest_replication(list(group["replicated"]))
         row["n_seeds"] = len(group)
         rows.append(row)
     return pd.concat([cells.loc[~duplicated], pd.DataFrame(rows)], ignore_index=True)
@@ -331,6 +353,8 @@ def paper_vs_reproduced(
     """
     roles = dict(roles) if roles is not None else dataset_roles()
     phantoms = set(phantom_datasets)
+    if "replicated" not in cells.columns:
+        cells = cells.assign(replicated="")
     ours = _combine_seeds(
         cells.assign(
             reproduced_dataset=cells["dataset"],
@@ -339,8 +363,12 @@ def paper_vs_reproduced(
     )
     columns = [*KEY, "value", "ci_low", "ci_high", "n", "p_value", "marker", "n_seeds"]
     merged = published.merge(
-        ours[[*columns, "reproduced_dataset"]].rename(
-            columns={"value": "reproduced", "marker": "reproduced_marker"}
+        ours[[*columns, "replicated", "reproduced_dataset"]].rename(
+            columns={
+                "value": "reproduced",
+                "marker": "reproduced_marker",
+                "replicated": "reproduced_replicated",
+            }
         ),
         on=list(KEY),
         how="left",
@@ -350,6 +378,7 @@ def paper_vs_reproduced(
     out = merged.rename(columns={"value": "published", "marker": "published_marker"})
     out["run"] = out.pop("_merge") == "both"
     out["reproduced_marker"] = out["reproduced_marker"].fillna("")
+    out["reproduced_replicated"] = out["reproduced_replicated"].fillna("")
     out["reproduced_dataset"] = out["reproduced_dataset"].fillna("")
     out["n_seeds"] = out["n_seeds"].fillna(0).astype(int)
     out["n"] = out["n"].round().astype("Int64")  # a count; empty when not run
