@@ -56,7 +56,10 @@ def test_bad_json_option_is_a_clear_error(
 
 @pytest.mark.parametrize(
     "name",
-    ["fig1", "fig4a", "fig4b", "fig5", "fig6", "fig7", "figS1", "figS2", "figS3", "figS4", "figS5"],
+    [
+        *("fig1", "fig4a", "fig4b", "fig5", "fig6", "fig7"),
+        *("figS1", "figS2", "figS3", "figS4", "figS5", "regions", "groups"),
+    ],
 )
 def test_every_paper_figure_has_a_subcommand(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:

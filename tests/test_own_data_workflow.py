@@ -1,6 +1,7 @@
 """Your own data through the whole DAG: config/test_own_data.yaml runs an nnU-Net-format and an
 M&Ms-format phantom dataset end to end (in-domain, held-out, across each other and
-leave-one-vendor-out) and writes a results table for each."""
+leave-one-vendor-out) and writes a results table and the per-region and per-group figures for
+each."""
 
 from __future__ import annotations
 
@@ -72,6 +73,27 @@ def test_every_dataset_and_pair_has_its_results_table(own_run: Path) -> None:
     html = (own_run / "report.html").read_text()
     for section in ("results_nnu", "lovo_mnms", "cross_mnms_to_nnu"):
         assert f'id="{section}"' in html
+
+
+def test_every_dataset_has_its_per_region_and_per_group_figures(own_run: Path) -> None:
+    figures = own_run / "figures"
+    html = (own_run / "report.html").read_text()
+    for dataset in ("nnu", "mnms"):
+        for kind in ("regions", "groups"):
+            stem = f"{kind}_{dataset}"
+            for ext in ("png", "pdf", "csv"):
+                assert (figures / f"{stem}.{ext}").is_file(), f"{stem}.{ext}"
+            assert f'id="{stem}"' in html, stem
+    regions = pd.read_csv(figures / "regions_nnu.csv")
+    assert set(regions["region"]) <= {"apical", "mid", "basal"}
+    assert set(regions["model"]) == {"unet-base", "unet-dmr"}
+    assert regions["unit"].str.endswith("mean Dice over rv, myo, lv").all()
+    groups = pd.read_csv(figures / "groups_mnms.csv")
+    assert groups["group"].drop_duplicates().tolist() == ["A", "B"]
+    assert (groups["group_label"] == "vendor").all()
+    assert "per vendor and base or DMR network" in html  # the shared caption, for M&Ms
+    nnu = pd.read_csv(figures / "groups_nnu.csv", keep_default_na=False)
+    assert (nnu["group"] != "").all()  # a case without a group counts under "all cases"
 
 
 def test_held_out_splits_of_both_formats_are_scored(own_run: Path) -> None:

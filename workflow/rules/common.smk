@@ -1,5 +1,6 @@
 # Config validation, wildcard constraints and the small functions every rule uses.
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -654,13 +655,45 @@ def figure_names():
     return [name for name, ok in wanted.items() if ok]
 
 
+#: Figs. 4 and 5 for a dataset outside the paper's roles: figures/<kind>_<dataset>.*
+OWN_FIGURE_KINDS = ("regions", "groups")
+
+
+def own_figure_datasets():
+    """The datasets outside the ACDC/LVSC roles that get the per-region and per-group figures
+    (`regions_<dataset>`, `groups_<dataset>`): those with base/DMR networks configured, as for
+    their results table."""
+    if not paper_networks():
+        return []
+    roles = {table_role("acdc"), table_role("lvsc")} - {""}
+    return [d for d in DATASETS if d not in roles]
+
+
+def own_figure_pattern():
+    """The `dataset` wildcard of rules figure_regions/figure_groups: only those datasets (a
+    pattern that matches nothing when there are none)."""
+    names = own_figure_datasets()
+    return "|".join(re.escape(d) for d in names) if names else "(?!)"
+
+
+def own_figure_outputs():
+    """PNG, PDF and CSV of the per-region and per-group figure of every such dataset."""
+    return [
+        f"{RESULTS}/figures/{kind}_{d}.{ext}"
+        for d in own_figure_datasets()
+        for kind in OWN_FIGURE_KINDS
+        for ext in ("png", "pdf", "csv")
+    ]
+
+
 def figure_outputs():
-    """PNG + PDF of every figure of figure_names(), + the CSV of the data figures."""
+    """PNG + PDF of every figure of figure_names(), + the CSV of the data figures, then the
+    per-region and per-group figures of the datasets the paper lacks."""
     outputs = []
     for name in figure_names():
         exts = ("png", "pdf", "csv") if name in DATA_FIGURES else ("png", "pdf")
         outputs += [f"{RESULTS}/figures/{name}.{ext}" for ext in exts]
-    return outputs
+    return outputs + own_figure_outputs()
 
 
 def dataset_labels():
@@ -702,6 +735,7 @@ def report_tables():
 
 
 def report_figures():
-    """Every figure PNG of the run: the paper figures, then each dataset's overview."""
+    """Every figure PNG of the run: the paper figures, the per-region and per-group figures of
+    the datasets the paper lacks, then each dataset's overview."""
     pngs = [path for path in figure_outputs() if path.endswith(".png")]
     return pngs + [figure_name(d) for d in DATASETS]

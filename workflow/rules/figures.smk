@@ -1,6 +1,7 @@
 # The paper's figures (Figs. 1, 4-7, S1-S5): PNG + PDF under results/figures/, plus the CSV of the
 # numbers each data figure plots. Which figures are requested, and from which datasets and models,
-# is decided in common.smk (figure_names); a rule here only passes the files to `dmr figure`.
+# is decided in common.smk (figure_names, own_figure_datasets); a rule here only passes the files
+# to `dmr figure`.
 
 
 rule fig1:
@@ -282,3 +283,58 @@ rule figS5:
     shell:
         "dmr figure figS5 --models {input.models} {params.labels} "
         "--out-prefix {params.prefix} > {log} 2>&1"
+
+
+# Figs. 4 and 5 for every dataset outside the paper's ACDC/LVSC roles (own_figure_datasets):
+# Dice per slice region and per group (M&Ms: vendor) of its base and DMR networks.
+rule figure_regions:
+    input:
+        slices=lambda w: metric_files([w.dataset], paper_networks(), "slices/"),
+    output:
+        png=report(
+            results_path("figures/regions_{dataset}.png"),
+            caption="../report/dataset_regions.rst",
+            category="Figures (your data)",
+        ),
+        pdf=results_path("figures/regions_{dataset}.pdf"),
+        csv=results_path("figures/regions_{dataset}.csv"),
+    log:
+        results_path("logs/figures/regions_{dataset}.log"),
+    wildcard_constraints:
+        dataset=own_figure_pattern(),
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        prefix=subpath(output.png, strip_suffix=".png"),
+        bootstrap=bootstrap_args(),
+        title=lambda w: f"{w.dataset}: Dice per slice region",
+    shell:
+        "dmr figure regions --slices {input.slices} --title {params.title:q} "
+        "{params.bootstrap} --out-prefix {params.prefix} > {log} 2>&1"
+
+
+rule figure_groups:
+    input:
+        metrics=lambda w: metric_files([w.dataset], paper_networks()),
+    output:
+        png=report(
+            results_path("figures/groups_{dataset}.png"),
+            caption="../report/dataset_groups.rst",
+            category="Figures (your data)",
+        ),
+        pdf=results_path("figures/groups_{dataset}.pdf"),
+        csv=results_path("figures/groups_{dataset}.csv"),
+    log:
+        results_path("logs/figures/groups_{dataset}.log"),
+    wildcard_constraints:
+        dataset=own_figure_pattern(),
+    conda:
+        "../../envs/dmr.yaml"
+    params:
+        prefix=subpath(output.png, strip_suffix=".png"),
+        bootstrap=bootstrap_args(),
+        label=lambda w: group_label(w.dataset),
+        title=lambda w: f"{w.dataset}: Dice per {group_label(w.dataset)}",
+    shell:
+        "dmr figure groups --metrics {input.metrics} --group-label {params.label:q} "
+        "--title {params.title:q} {params.bootstrap} --out-prefix {params.prefix} > {log} 2>&1"

@@ -103,6 +103,29 @@ def _fig5(args: argparse.Namespace) -> int:
     return 0
 
 
+def _regions(args: argparse.Namespace) -> int:
+    from dmr.figures.datasets import write_dataset_regions
+
+    write_dataset_regions(
+        args.slices, args.out_prefix, title=args.title, n_resamples=args.n_resamples, seed=args.seed
+    )
+    return 0
+
+
+def _groups(args: argparse.Namespace) -> int:
+    from dmr.figures.datasets import write_dataset_groups
+
+    write_dataset_groups(
+        args.metrics,
+        args.out_prefix,
+        group_label=args.group_label,
+        title=args.title,
+        n_resamples=args.n_resamples,
+        seed=args.seed,
+    )
+    return 0
+
+
 def _fig6(args: argparse.Namespace) -> int:
     from dmr.figures.dice import write_weighting
 
@@ -190,7 +213,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``dmr figure`` and its one sub-subcommand per figure."""
     parent = sub.add_parser(
         "figure",
-        help="draw one of the paper's figures (fig1, fig4a, ..., figS5)",
+        help="draw one of the paper's figures (fig1, fig4a, ..., figS5) or a dataset's "
+        "(regions, groups)",
         description="Draw one of the paper's figures: PNG + PDF, and the CSV it plots.",
     )
     figures = parent.add_subparsers(dest="figure", required=True, metavar="NAME")
@@ -224,6 +248,32 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = _add(figures, "fig5", "ACDC: mean Dice and 95 % CI per pathology group and model", _fig5)
     p.add_argument("--metrics", nargs="+", required=True, type=Path, help="per-case metric CSVs")
+    _bootstrap(p)
+    _prefix(p)
+
+    p = _add(
+        figures,
+        "regions",
+        "any dataset: mean Dice and 95 % CI on apical, mid, basal slices per model "
+        "(the structures its slice CSVs hold)",
+        _regions,
+    )
+    p.add_argument("--slices", nargs="+", required=True, type=Path, help="per-slice metric CSVs")
+    p.add_argument("--title", help="figure title (default: '<dataset>: Dice per slice region')")
+    _bootstrap(p)
+    _prefix(p)
+
+    p = _add(
+        figures,
+        "groups",
+        "any dataset: mean Dice and 95 % CI per group (its metric CSVs' group column) and model",
+        _groups,
+    )
+    p.add_argument("--metrics", nargs="+", required=True, type=Path, help="per-case metric CSVs")
+    p.add_argument(
+        "--group-label", default="group", help="what the groups are, the x label (%(default)s)"
+    )
+    p.add_argument("--title", help="figure title (default: '<dataset>: Dice per <group label>')")
     _bootstrap(p)
     _prefix(p)
 

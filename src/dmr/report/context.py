@@ -30,6 +30,11 @@ _FIGURE = re.compile(r"fig(?P<supplement>S?)(?P<number>\d+)(?P<part>[a-z]?)")
 _DATASET_FIGURE = re.compile(r"(?P<kind>phantoms|data)_(?P<dataset>.+)")
 #: Caption of the dataset overview figures (rule figure_dataset).
 DATASET_CAPTION = "dataset_figure"
+#: Figs. 4 and 5 of a dataset the paper lacks (rules figure_regions, figure_groups).
+_OWN_FIGURE = re.compile(r"(?P<kind>regions|groups)_(?P<dataset>.+)")
+#: Their shared captions and titles, by kind.
+OWN_CAPTIONS = {"regions": "dataset_regions", "groups": "dataset_groups"}
+_OWN_TITLES = {"regions": "{}: Dice per slice region", "groups": "{}: Dice per group"}
 #: Caption of the published-vs-reproduced summary and of the whole workflow.
 SUMMARY_CAPTION = "paper_vs_reproduced"
 WORKFLOW_CAPTION = "workflow"
@@ -134,11 +139,14 @@ def table_title(stem: str) -> str:
 
 def figure_title(stem: str) -> str:
     """``fig4a`` -> ``Fig. 4(a)``, ``figS2`` -> ``Fig. S2``, ``phantoms_acdc`` ->
-    ``acdc: phantom overview``."""
+    ``acdc: phantom overview``, ``groups_mnms`` -> ``mnms: Dice per group``."""
     dataset = _DATASET_FIGURE.fullmatch(stem)
     if dataset:
         kind = "phantom" if dataset["kind"] == "phantoms" else "data"
         return f"{dataset['dataset']}: {kind} overview"
+    own = _OWN_FIGURE.fullmatch(stem)
+    if own:
+        return _OWN_TITLES[own["kind"]].format(own["dataset"])
     match = _FIGURE.fullmatch(stem)
     if not match:
         return stem
@@ -147,10 +155,14 @@ def figure_title(stem: str) -> str:
 
 
 def _figure_order(stem: str) -> tuple[int, int, str, str]:
-    """The paper's order: Figs. 1-7, then S1-S5, then anything else by name."""
+    """The paper's order: Figs. 1-7, then S1-S5, then each other dataset's per-region and
+    per-group figures, then anything else by name."""
+    own = _OWN_FIGURE.fullmatch(stem)
+    if own:
+        return (2, 0, own["dataset"], str(list(OWN_CAPTIONS).index(own["kind"])))
     match = _FIGURE.fullmatch(stem)
     if not match:
-        return (2, 0, "", stem)
+        return (3, 0, "", stem)
     return (int(bool(match["supplement"])), int(match["number"]), match["part"], stem)
 
 
@@ -185,8 +197,15 @@ def png_data_uri(path: Path) -> str:
 
 
 def caption_path(stem: str, captions: Path) -> Path:
-    """``<captions>/<stem>.rst``; the dataset overviews share ``dataset_figure.rst``."""
-    name = DATASET_CAPTION if _DATASET_FIGURE.fullmatch(stem) else stem
+    """``<captions>/<stem>.rst``; the dataset overviews share ``dataset_figure.rst``, the
+    per-region and per-group figures ``dataset_regions.rst`` and ``dataset_groups.rst``."""
+    own = _OWN_FIGURE.fullmatch(stem)
+    if _DATASET_FIGURE.fullmatch(stem):
+        name = DATASET_CAPTION
+    elif own:
+        name = OWN_CAPTIONS[own["kind"]]
+    else:
+        name = stem
     path = captions / f"{name}.rst"
     if not path.is_file():
         raise InputError(f"{path}: no caption for {stem!r} (workflow/report/<name>.rst)")
@@ -194,10 +213,14 @@ def caption_path(stem: str, captions: Path) -> Path:
 
 
 def caption_wildcards(stem: str) -> dict[str, str] | None:
-    """The wildcards of rule figure_dataset (``kind``, ``dataset``) for an overview's stem, so
-    its shared caption describes that dataset; None for a figure of a rule without wildcards."""
+    """The wildcards of rule figure_dataset (``kind``, ``dataset``) for an overview's stem, and
+    of rules figure_regions/figure_groups (``dataset``) for theirs, so a shared caption describes
+    that dataset; None for a figure of a rule without wildcards."""
     match = _DATASET_FIGURE.fullmatch(stem)
-    return {"kind": match["kind"], "dataset": match["dataset"]} if match else None
+    if match:
+        return {"kind": match["kind"], "dataset": match["dataset"]}
+    own = _OWN_FIGURE.fullmatch(stem)
+    return {"dataset": own["dataset"]} if own else None
 
 
 def read_figure(path: Path, captions: Path, config: dict[str, Any]) -> FigureSection:
