@@ -225,8 +225,16 @@ def test_workflow_starts_with_the_download(server: _Server, archive: bytes, tmp_
 
 
 @pytest.mark.workflow
-def test_workflow_refuses_to_download_lvsc(tmp_path: Path) -> None:
-    config = _download_config(tmp_path, "http://127.0.0.1:9/lvsc.zip", fmt="lvsc")
+@pytest.mark.parametrize(
+    ("fmt", "where"),
+    [
+        ("lvsc", "cardiacatlas.org"),
+        ("mnms", "ub.edu/mnms"),
+        ("nnunet", "a folder you already hold"),
+    ],
+)
+def test_workflow_refuses_to_download_other_formats(fmt: str, where: str, tmp_path: Path) -> None:
+    config = _download_config(tmp_path, f"http://127.0.0.1:9/{fmt}.zip", fmt=fmt)
     run = subprocess.run(
         [*SNAKEMAKE, "-n", "--directory", str(tmp_path), "--configfile", str(config)],
         capture_output=True,
@@ -234,4 +242,4 @@ def test_workflow_refuses_to_download_lvsc(tmp_path: Path) -> None:
     )
     assert run.returncode != 0
     assert "source 'download' is only available for ACDC" in run.stdout + run.stderr
-    assert "https://www.cardiacatlas.org/" in run.stdout + run.stderr
+    assert where in run.stdout + run.stderr

@@ -104,3 +104,20 @@ def test_held_out_splits_of_both_formats_are_scored(own_run: Path) -> None:
         assert status["references"] and status["split"] == "testing"
         metrics = pd.read_csv(own_run / dataset / "heldout" / "metrics" / "unet-dmr.csv")
         assert len(metrics) and metrics["dice"].between(0, 1).all()
+
+
+def test_bad_reader_options_stop_the_dry_run_naming_the_key(tmp_path: Path) -> None:
+    config = yaml.safe_load(CONFIG.read_text())
+    config["datasets"]["nnu"]["reader"]["labels"]["RV"] = "right"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    snakemake = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-n"]
+    run = subprocess.run(
+        [*snakemake, "--directory", str(tmp_path), "--configfile", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "datasets.nnu.reader: reader.labels.RV: 'right' is not one of" in output
+    assert "Traceback" not in output
