@@ -259,10 +259,12 @@ def test_cancelled_training_resumes_from_its_checkpoint(
     slow = _slow_config(tmp_path)
     # The trained models only: prediction and scoring of a model are deterministic and already
     # checked on the cluster above, and each further level of the DAG costs ~14 s of polling.
-    models = [f"{RESULTS}/acdc/models/unet-base/fold{fold}" for fold in (0, 1)]
+    # Fold 0 alone: the cancelled job. An uninterrupted SLURM training equal to the local one is
+    # what the first test's byte-identical metrics already show.
+    models = [f"{RESULTS}/acdc/models/unet-base/fold0"]
     targets = [f"{model}/model.pt" for model in models]
     args = [*targets, "--forcerun", "train", "--configfile", str(slow)]
-    # Retrain acdc's unet-base (both folds) for SLOW_EPOCHS from scratch on the cluster, and, at the
+    # Retrain acdc's unet-base (fold 0) for SLOW_EPOCHS from scratch on the cluster, and, at the
     # same time (the cluster run mostly waits), without interruption in a copy of the local run.
     local = tmp_path / "local"
     shutil.copytree(test_run, local, symlinks=True)
@@ -295,7 +297,7 @@ def test_cancelled_training_resumes_from_its_checkpoint(
     assert resumed, train_log[-3000:]
     assert 1 <= int(resumed.group(1)) < SLOW_EPOCHS
 
-    # ... and both folds' weights and histories are those of the uninterrupted run.
+    # ... and its weights and history are those of the uninterrupted run.
     for model in models:
         _assert_same_model(workdir / model, local / model)
 
