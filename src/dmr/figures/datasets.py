@@ -13,18 +13,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
 from dmr.errors import InputError
-from dmr.figures.dice import _abbreviated, _n_text, _sort, _structures_text, regional_table
+from dmr.figures.dice import (
+    _abbreviated,
+    _n_text,
+    _plot_models_by,
+    _sort,
+    _structures_text,
+    regional_table,
+)
 from dmr.figures.io import read_tables, save_figure
-from dmr.figures.points import point_ci_axes, point_legend
 from dmr.figures.style import (
     REGION_ORDER,
-    figure_style,
-    model_colour,
     model_label,
     ordered_models,
 )
@@ -87,30 +90,22 @@ def _ylabel(structures: Sequence[str], unit: str) -> str:
 def _plot_points(
     table: pd.DataFrame, *, x: str, order: Sequence[str], xlabel: str, ylabel: str, title: str
 ) -> Figure:
-    """Categories on x, one point + 95 % CI per model (the layout of Figs. 4 and 5), as wide as
-    the number of categories needs; no note on the paper's models (these are not its figures)."""
-    models = ordered_models(table["model"])
-    categories = [c for c in order if c in set(table[x])]
-    colours = [model_colour(m) for m in models]
-    width = min(max(4.6, 1.6 + 0.35 * len(categories) * max(len(models), 2)), 12.0)
-    with figure_style():
-        fig, ax = plt.subplots(figsize=(width, 3.4))
-        point_ci_axes(
-            ax,
-            table,
-            x=x,
-            x_order=categories,
-            x_labels=categories,
-            hue="model",
-            hue_order=models,
-            colours=colours,
-        )
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        point_legend(fig, [model_label(m) for m in models], colours, None)
-        fig.subplots_adjust(left=0.6 / width + 0.05, right=0.98, top=0.85, bottom=0.27)
-    return fig
+    """Figs. 4 and 5's layout (:func:`dmr.figures.dice._plot_models_by`), as wide as the number
+    of categories needs; no note on the paper's models (these are not its figures)."""
+    n_models = len(set(table["model"]))
+    n_categories = len([c for c in order if c in set(table[x])])
+    width = min(max(4.6, 1.6 + 0.35 * n_categories * max(n_models, 2)), 12.0)
+    return _plot_models_by(
+        table,
+        x=x,
+        order=order,
+        xlabel=xlabel,
+        ylabel=ylabel,
+        title=title,
+        width=width,
+        left=0.6 / width + 0.05,
+        note_width=None,
+    )
 
 
 # --------------------------------------------------------------------------- per slice region

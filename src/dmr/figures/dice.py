@@ -116,9 +116,12 @@ def _plot_models_by(
     title: str,
     width: float,
     left: float,
-    note_width: int,
+    note_width: int | None,
 ) -> Figure:
-    """Figs. 4 and 5 share one layout: categories on x, one point + 95 % CI per model."""
+    """Figs. 4 and 5 share one layout: categories on x, one point + 95 % CI per model.
+
+    ``note_width``: the wrap width of the note naming the paper's models the run lacks; None
+    for a figure that is not the paper's (no such note)."""
     models = ordered_models(table["model"])
     categories = [c for c in order if c in set(table[x])]
     with figure_style():
@@ -137,7 +140,8 @@ def _plot_models_by(
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
-        add_note(fig, _paper_absent(models), note_width)
+        if note_width is not None:
+            add_note(fig, _paper_absent(models), note_width)
         point_legend(fig, [model_label(m) for m in models], colours, None)
         fig.subplots_adjust(left=left, right=0.98, top=0.85, bottom=0.27)
     return fig
