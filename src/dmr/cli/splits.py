@@ -127,7 +127,7 @@ def _add_metrics_split(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_metrics_split(args: argparse.Namespace) -> int:
-    from dmr.evaluation.evaluate_split import evaluate_split, shared_structures
+    from dmr.evaluation.evaluate_split import shared_structures
     from dmr.io import write_csv, write_json
 
     if (args.each_model is None) != (args.each_model_metrics is None):
@@ -144,62 +144,74 @@ def _cmd_metrics_split(args: argparse.Namespace) -> int:
             raise DmrError(
                 f"formats {args.train_format} and {args.format} annotate no common structure"
             )
-    result = evaluate_split(
-        args.format,
-        args.path,
-        split=args.split,
-        predictions=args.predictions,
-        dataset=args.dataset,
-        model=args.model,
-        frames=args.frames,
-        references=args.references,
-        structures=structures,
-        roi_margin_mm=args.roi_margin_mm,
-        density=args.density,
-        options=args.reader_options,
-    )
+    fold_folders = _fold_folders(args.each_model) if args.each_model is not None else []
+    result = _evaluate(args, args.predictions, structures, roi_margin_mm=args.roi_margin_mm)
+    each_model = _each_model_metrics(args, fold_folders, structures) if fold_folders else None
     write_csv(args.output, result.metrics)
     write_csv(args.slices, result.slices)
     write_csv(args.clinical, result.clinical)
     write_json(args.status, result.status)
-    if args.each_model is not None:
-        write_csv(args.each_model_metrics, _each_model_metrics(args, structures))
+    if each_model is not None:
+        write_csv(args.each_model_metrics, each_model)
     if not result.status["references"]:
         print(f"{args.path} ({args.split}): {result.status['reason']}; nothing was scored")
     return 0
 
 
-def _each_model_metrics(args: argparse.Namespace, structures: tuple[str, ...] | None):
-    """The metrics of each fold model's own predictions (``fold<k>/``), ``fold`` set to k."""
-    import pandas as pd
-
+def _evaluate(
+    args: argparse.Namespace,
+    predictions: Path,
+    structures: tuple[str, ...] | None,
+    roi_margin_mm: float | None = None,
+):
+    """``evaluate_split`` of one prediction folder with the command's split and scoring options
+    (the ensemble's folder, or one fold model's)."""
     from dmr.evaluation.evaluate_split import evaluate_split
 
-    folders = sorted(
-        (p for p in args.each_model.iterdir() if p.is_dir() and p.name.startswith("fold")),
-        key=lambda p: p.name,
+    return evaluate_split(
+        args.format,
+        args.path,
+        split=args.split,
+        predictions=predictions,
+        dataset=args.dataset,
+        model=args.model,
+        frames=args.frames,
+        references=args.references,
+        structures=structures,
+        roi_margin_mm=roi_margin_mm,
+        density=args.density,
+        options=args.reader_options,
     )
-    if not folders:
-        raise DmrError(f"{args.each_model}: no fold<k>/ folder of per-model predictions")
-    frames = []
-    for folder in folders:
+
+
+def _fold_folders(each_model: Path) -> list[tuple[int, Path]]:
+    """The ``fold<k>/`` folders of ``predict-split --each-model``, checked before any scoring."""
+    if not each_model.is_dir():
+        raise DmrError(f"{each_model}: no such folder of per-model predictions")
+    folders = []
+    for folder in sorted(
+        p for p in each_model.iterdir() if p.is_dir() and p.name.startswith("fold")
+    ):
         suffix = folder.name.removeprefix("fold")
         if not suffix.isdigit():
             raise DmrError(f"{folder}: expected a folder named fold<k>")
-        result = evaluate_split(
-            args.format,
-            args.path,
-            split=args.split,
-            predictions=folder,
-            dataset=args.dataset,
-            model=args.model,
-            frames=args.frames,
-            references=args.references,
-            structures=structures,
-            density=args.density,
-            options=args.reader_options,
-        )
-        frames.append(result.metrics.assign(fold=int(suffix)))
+        folders.append((int(suffix), folder))
+    if not folders:
+        raise DmrError(f"{each_model}: no fold<k>/ folder of per-model predictions")
+    return folders
+
+
+def _each_model_metrics(
+    args: argparse.Namespace,
+    folders: list[tuple[int, Path]],
+    structures: tuple[str, ...] | None,
+):
+    """The metrics of each fold model's own predictions, ``fold`` set to k."""
+    import pandas as pd
+
+    frames = [
+        _evaluate(args, folder, structures).metrics.assign(fold=fold) for fold, folder in folders
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
