@@ -16,26 +16,41 @@ files) and ``history`` (``history.csv`` read back). Inference imports ``checkpoi
 ``precision`` and ``allocator`` from here: a model is loaded and run as it was trained.
 """
 
-from dmr.train.config import HISTORY_COLUMNS, RESUMABLE_CHANGES, TrainConfig
-from dmr.train.devices import device_label, resolve_device, seed_everything
-from dmr.train.loop import train
-from dmr.train.pooled_dice import confusion_matrix, mean_foreground_dice
-from dmr.train.state import FORMAT_VERSION
-from dmr.train.steps import build_optimizer, evaluate, train_one_epoch, train_step
+from __future__ import annotations
 
-__all__ = [
-    "FORMAT_VERSION",
-    "HISTORY_COLUMNS",
-    "RESUMABLE_CHANGES",
-    "TrainConfig",
-    "build_optimizer",
-    "confusion_matrix",
-    "device_label",
-    "evaluate",
-    "mean_foreground_dice",
-    "resolve_device",
-    "seed_everything",
-    "train",
-    "train_one_epoch",
-    "train_step",
-]
+import importlib
+from typing import Any
+
+#: Public name -> the submodule that defines it. Loaded on first use (PEP 562), so that the
+#: tables, figures and report, which only read ``dmr.train.history``, do not import PyTorch: a
+#: Snakemake job pays each import in its own process (torch alone is 1-2 s of a job's start).
+_EXPORTS = {
+    "FORMAT_VERSION": "state",
+    "HISTORY_COLUMNS": "config",
+    "RESUMABLE_CHANGES": "config",
+    "TrainConfig": "config",
+    "build_optimizer": "steps",
+    "confusion_matrix": "pooled_dice",
+    "device_label": "devices",
+    "evaluate": "steps",
+    "mean_foreground_dice": "pooled_dice",
+    "resolve_device": "devices",
+    "seed_everything": "devices",
+    "train": "loop",
+    "train_one_epoch": "steps",
+    "train_step": "steps",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
