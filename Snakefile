@@ -16,7 +16,10 @@ if not workflow.overwrite_configfiles:
 report: "workflow/report/workflow.rst"
 
 
-include: "workflow/rules/common.smk"
+include: "workflow/rules/common/config.smk"
+include: "workflow/rules/common/roles.smk"
+include: "workflow/rules/common/outputs.smk"
+include: "workflow/rules/common/figure_inputs.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"

@@ -1,7 +1,7 @@
 # The paper's figures (Figs. 1, 4-7, S1-S5): PNG + PDF under results/figures/, plus the CSV of the
 # numbers each data figure plots. Which figures are requested, and from which datasets and models,
-# is decided in common.smk (figure_names, own_figure_datasets); a rule here only passes the files
-# to `dmr figure`.
+# is decided in common/figure_inputs.smk (figure_names, own_figure_datasets); a rule here only
+# passes the files to `dmr figure`.
 
 
 rule fig1:

@@ -1,7 +1,7 @@
 # The paper's tables, derived from the per-case metric tables and the training/inference records.
 # Each writes results/tables/<name>.{csv,md,tex,html} and its cells (value, 95 % bootstrap CI, n,
 # p-value, marker per number) to results/stats/<name>.csv. Which dataset plays the ACDC / LVSC
-# role is `tables.acdc` / `tables.lvsc`; the inputs are built in common.smk.
+# role is `tables.acdc` / `tables.lvsc`; the inputs are built in common/outputs.smk.
 
 
 rule table1:
