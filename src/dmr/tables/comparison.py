@@ -228,9 +228,6 @@ def comparison_table(
                                 f"{result.n_dropped} case pair(s) without a defined value "
                                 f"excluded (n = {result.n})"
                             )
-                    rows.csv[metric.label][f"{phase} {model.short} p"] = p_value
-                    markers[model.short] = significance_marker(p_value, spec.levels)
-                    if not base.empty:
                         base_mean = float(base[metric.column].mean()) * metric.scale
                         dmr_better = (
                             None
@@ -247,6 +244,8 @@ def comparison_table(
                             dmr_better,
                             spec.levels[0],
                         )
+                    rows.csv[metric.label][f"{phase} {model.short} p"] = p_value
+                    markers[model.short] = significance_marker(p_value, spec.levels)
                 defined = values.dropna().to_numpy() * metric.scale
                 rows.cells.append(
                     cell(
