@@ -391,7 +391,7 @@ def test_the_run_scope_tells_the_paper_from_a_miniature_and_a_smoke_run() -> Non
     assert any(
         re.fullmatch(r"acdc: \d+-48 epochs instead of the paper's 100", r) for r in default.reasons
     )
-    assert "lvsc: width 8 instead of the paper's 32" in default.reasons
+    assert "lvsc: width 12 instead of the paper's 32" in default.reasons
     assert any(r.startswith("synthetic phantom data (acdc, lvsc)") for r in default.reasons)
     assert run_scope(_config("test.yaml")).kind == SMOKE
     assert run_scope(_config("paper.yaml")) == RunScope(PAPER)
