@@ -38,6 +38,11 @@ rule train:
         lr=lambda w: train_cfg(w)["lr"],
         decay=lambda w: train_cfg(w)["lr_decay"],
         sigma_lr=lambda w: train_cfg(w)["sigma_lr_scale"],
+        copies=lambda w: (
+            f"--augmented-copies {train_cfg(w)['augmented_copies']}"
+            if train_cfg(w).get("augmented_copies") is not None
+            else ""
+        ),
         step_cap=lambda w: (
             f"--max-steps-per-epoch {train_cfg(w)['max_steps_per_epoch']}"
             if train_cfg(w).get("max_steps_per_epoch")
@@ -60,7 +65,7 @@ rule train:
             else "--no-reuse-freed-memory"
         ),
     shell:
-        "dmr train --preprocessed {params.pre} --augmented {params.aug} "
+        "dmr train --preprocessed {params.pre} --augmented {params.aug} {params.copies} "
         "--folds {input.folds} --fold {wildcards.fold} --arch {params.arch} "
         "--model-name {wildcards.model} --loss {params.loss} --weighting {params.weighting} "
         "--threshold {params.threshold} --width {params.width} --epochs {params.epochs} "

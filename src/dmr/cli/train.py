@@ -21,6 +21,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train one model on one fold")
     p.add_argument("--preprocessed", required=True, type=Path)
     p.add_argument("--augmented", type=Path, help="output of `dmr augment` (optional)")
+    p.add_argument(
+        "--augmented-copies",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train on the first N augmented copies of each slice (default: all that "
+        "--augmented holds)",
+    )
     p.add_argument("--folds", required=True, type=Path, help="folds.csv")
     p.add_argument("--fold", required=True, type=int)
     p.add_argument("--arch", required=True, choices=ARCHS)
@@ -100,6 +108,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         preprocessed=args.preprocessed,
         augmented=args.augmented,
+        augmented_copies=args.augmented_copies,
         folds=args.folds,
         fold=args.fold,
         arch=args.arch,

@@ -130,3 +130,28 @@ def missing_dataset_folders(config: Mapping[str, Any]) -> list[str]:
                     f"`{key.rpartition('.')[2]}` at the unpacked folder"
                 )
     return problems
+
+
+def augmented_copies_problems(config: Mapping[str, Any]) -> list[str]:
+    """Trainings that ask for more augmented copies (``augmented_copies``, global < dataset <
+    ``by_arch``) than their dataset's ``augment.copies`` writes, found before the augment job
+    runs rather than by the first training that reads its output. ``config`` has the schema's
+    defaults set."""
+    problems = []
+    global_training = config.get("training") or {}
+    for name, dataset in config.get("datasets", {}).items():
+        written = int((dataset.get("augment") or {}).get("copies", 0))
+        overrides = dict(dataset.get("training") or {})
+        by_arch = overrides.pop("by_arch", None) or {}
+        dataset_training = {**global_training, **overrides}
+        settings = {"every architecture": dataset_training} | {
+            arch: {**dataset_training, **arch_overrides} for arch, arch_overrides in by_arch.items()
+        }
+        for who, training in settings.items():
+            asked = training.get("augmented_copies")
+            if asked is not None and int(asked) > written:
+                problems.append(
+                    f"datasets.{name}: {who} trains on {asked} augmented copies "
+                    f"(`augmented_copies`) but `augment.copies` writes {written}"
+                )
+    return list(dict.fromkeys(problems))

@@ -87,6 +87,10 @@ class TrainConfig:
     #: batches (None: whole epochs). For rehearsing a grid's code paths at its real sizes in
     #: minutes; nothing else of the recipe changes.
     max_steps_per_epoch: int | None = None
+    #: Train on the first N augmented copies of each slice (None: all that ``augmented`` holds),
+    #: so that architectures of one dataset can see different epoch lengths from one
+    #: ``dmr augment`` output (copy k is the same whether 1 or 4 copies were written).
+    augmented_copies: int | None = None
 
     def __post_init__(self) -> None:
         # Checked here, before any data is read: torch rejects a bad lr only when it builds the
@@ -100,6 +104,8 @@ class TrainConfig:
             raise DmrError(
                 f"--max-steps-per-epoch must be at least 1, got {self.max_steps_per_epoch}"
             )
+        if self.augmented_copies is not None and self.augmented_copies < 0:
+            raise DmrError(f"--augmented-copies must be >= 0, got {self.augmented_copies}")
         if self.bn_stats_slices < 0:
             raise DmrError(f"--bn-stats-slices must be >= 0, got {self.bn_stats_slices}")
         if not self.lr > 0:

@@ -197,14 +197,36 @@ def _rows_of_cases(source: SliceSource, cases: list[str]) -> np.ndarray:
     return np.flatnonzero(source.slices["case"].isin(cases).to_numpy())
 
 
+def _first_copies(source: SliceSource, copies: int) -> np.ndarray:
+    """Mask of the rows of an augmented folder that are among the first ``copies`` of their
+    slice, checked against the copies the folder holds."""
+    if "copy" not in source.slices.columns:
+        raise DatasetError(
+            f"{source.folder / 'slices.csv'}: no `copy` column (not `dmr augment` output)"
+        )
+    held = int(source.slices["copy"].max()) if len(source.slices) else 0
+    if copies > held:
+        raise DatasetError(
+            f"{source.folder}: holds {held} augmented cop{'y' if held == 1 else 'ies'} per slice, "
+            f"training asks for {copies} (raise the dataset's `augment.copies` to at least "
+            f"{copies})"
+        )
+    return (source.slices["copy"] <= copies).to_numpy()
+
+
 def build_datasets(
     preprocessed: str | Path,
     augmented: str | Path | None,
     folds_csv: str | Path,
     fold: int,
     threshold: float,
+    *,
+    augmented_copies: int | None = None,
 ) -> tuple[SliceDataset, SliceDataset, dict[str, Any]]:
     """Training set (original + augmented slices of the fold's train cases) and validation set.
+
+    ``augmented_copies`` keeps the first N copies of each slice (``slices.csv`` column ``copy``)
+    and all when None; asking for more than the folder holds is an error, not a shorter epoch.
 
     The validation set holds ALL original slices of the val cases, including those without any
     foreground (apical/basal), where the regularizer is meant to help.
@@ -236,7 +258,10 @@ def build_datasets(
                 f"{augmented}: slice shape {extra.distmaps.shape[1:]} differs from "
                 f"{preprocessed} {original.distmaps.shape[1:]}"
             )
-        train_parts.append((extra, _rows_of_cases(extra, train_cases)))
+        rows = _rows_of_cases(extra, train_cases)
+        if augmented_copies is not None:
+            rows = rows[_first_copies(extra, augmented_copies)[rows]]
+        train_parts.append((extra, rows))
     train_ds = SliceDataset(train_parts, threshold)
     val_ds = SliceDataset([(original, _rows_of_cases(original, val_cases))], threshold)
     for name, ds, cases in (("train", train_ds, train_cases), ("val", val_ds, val_cases)):

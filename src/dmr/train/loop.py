@@ -51,7 +51,12 @@ def train(cfg: TrainConfig) -> None:
     amp_dtype = precision.dtype
     seed_everything(cfg.seed)
     train_ds, val_ds, meta = build_datasets(
-        cfg.preprocessed, cfg.augmented, cfg.folds, cfg.fold, cfg.threshold
+        cfg.preprocessed,
+        cfg.augmented,
+        cfg.folds,
+        cfg.fold,
+        cfg.threshold,
+        augmented_copies=cfg.augmented_copies,
     )
     log.info(
         "fold %d: %d train slices, %d val slices, device %s, precision %s (%s)",

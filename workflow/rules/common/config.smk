@@ -7,7 +7,11 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from dmr.cli.workflow_config import config_errors, missing_dataset_folders
+from dmr.cli.workflow_config import (
+    augmented_copies_problems,
+    config_errors,
+    missing_dataset_folders,
+)
 
 _SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -24,6 +28,10 @@ _stop(
 )
 validate(config, schema="../../schemas/config.schema.yaml", set_default=True)
 _stop(missing_dataset_folders(config), "a configured dataset folder is missing")
+_stop(
+    augmented_copies_problems(config),
+    "a training asks for augmented copies not written",
+)
 
 RESULTS = config["results"].rstrip("/")
 RESOURCES = config["resources"].rstrip("/")
