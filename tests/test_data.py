@@ -191,3 +191,46 @@ def test_empty_validation_set_is_an_error(folders, tmp_path):
     folds.to_csv(bad, index=False)
     with pytest.raises(DatasetError, match="empty val set"):
         build_datasets(folders["preprocessed"], None, bad, fold=0, threshold=5)
+
+
+def test_first_augmented_copies_equal_a_smaller_augmentation(tmp_path):
+    """A training on the first copy of a two-copy ``dmr augment`` output sees exactly the items,
+    in the same order, of one on a one-copy output: the default gives SegNet both copies and the
+    U-Net family the first from one augment job, as if each had its own."""
+    from dmr.preprocess.augment import augment_dataset
+
+    paths = make_preprocessed(tmp_path)
+    for copies in (1, 2):
+        augment_dataset(paths["preprocessed"], tmp_path / f"aug{copies}", copies=copies, seed=3)
+    one, _, _ = build_datasets(
+        paths["preprocessed"], tmp_path / "aug1", paths["folds"], fold=0, threshold=5
+    )
+    first, _, _ = build_datasets(
+        paths["preprocessed"],
+        tmp_path / "aug2",
+        paths["folds"],
+        fold=0,
+        threshold=5,
+        augmented_copies=1,
+    )
+    both, _, _ = build_datasets(
+        paths["preprocessed"], tmp_path / "aug2", paths["folds"], fold=0, threshold=5
+    )
+    assert len(first) == len(one) == 2 * 4 * SLICES_PER_CASE
+    assert len(both) == 3 * 4 * SLICES_PER_CASE
+    order = np.arange(len(one))
+    for a, b in zip(one.read_batch(order), first.read_batch(order), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(
+        DatasetError,
+        match=r"aug1: holds 1 augmented copy per slice, training "
+        r"asks for 2",
+    ):
+        build_datasets(
+            paths["preprocessed"],
+            tmp_path / "aug1",
+            paths["folds"],
+            fold=0,
+            threshold=5,
+            augmented_copies=2,
+        )

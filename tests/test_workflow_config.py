@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dmr.cli.workflow_config import config_errors, missing_dataset_folders
+from dmr.cli.workflow_config import (
+    augmented_copies_problems,
+    config_errors,
+    missing_dataset_folders,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -60,3 +64,16 @@ def test_missing_user_folders_are_named_with_where_to_get_the_data(tmp_path: Pat
     config["datasets"]["lvsc"]["source"] = "phantom"
     config["datasets"]["lvsc"]["heldout"]["enabled"] = False
     assert missing_dataset_folders(config) == []
+
+
+def test_more_augmented_copies_than_written_are_named_per_architecture() -> None:
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    assert augmented_copies_problems(config) == []
+    config["datasets"]["lvsc"]["augment"]["copies"] = 1
+    config["datasets"]["acdc"]["training"]["augmented_copies"] = 3  # by_arch segnet keeps 2
+    assert augmented_copies_problems(config) == [
+        "datasets.acdc: every architecture trains on 3 augmented copies (`augmented_copies`) "
+        "but `augment.copies` writes 2",
+        "datasets.lvsc: segnet trains on 2 augmented copies (`augmented_copies`) but "
+        "`augment.copies` writes 1",
+    ]

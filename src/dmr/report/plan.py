@@ -85,7 +85,10 @@ def dataset_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
         "format": entry["format"],
         "frames": pre.get("frames", "ed_es"),
         "size": pre.get("size", 256),
-        "copies": aug.get("copies", 4),
+        # A training sees the first `augmented_copies` of what augment writes (None: all).
+        "copies": aug.get("copies", 4)
+        if training.get("augmented_copies") is None
+        else min(aug.get("copies", 4), training["augmented_copies"]),
         "k": folds.get("k", 5),
         "val_fraction": folds.get("val_fraction", 0.1),
         "test_fraction": folds.get("test_fraction"),
