@@ -257,6 +257,31 @@ def test_arch_overrides_set_the_epochs_of_both_versions_of_one_architecture(
     assert {epochs[(other, m)] for m in config["models"]} == {"2"}
 
 
+def test_the_default_gives_segnet_two_augmented_copies_and_refuses_more_than_written(
+    tmp_path: Path,
+) -> None:
+    """config/config.yaml writes two augmented copies per dataset; SegNet and DMR-SegNet train
+    on both, the U-Net family on the first. A training that asks for more copies than its
+    dataset writes stops the dry run with the dataset and architecture named."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    run = _snakemake("-n", "-p", "--configfile", str(configfile), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    copies = _train_option(run, "--augmented-copies")
+    assert len(copies) == 2 * len(config["models"])
+    assert {c for (_, m), c in copies.items() if m.startswith("segnet-")} == {"2"}
+    assert {c for (_, m), c in copies.items() if not m.startswith("segnet-")} == {"1"}
+    config["datasets"]["lvsc"]["augment"]["copies"] = 1
+    configfile.write_text(yaml.safe_dump(config))
+    run = _snakemake("-n", "--configfile", str(configfile), cwd=tmp_path)
+    assert run.returncode != 0
+    assert (
+        "datasets.lvsc: segnet trains on 2 augmented copies (`augmented_copies`) but "
+        "`augment.copies` writes 1" in run.stdout + run.stderr
+    )
+
+
 @pytest.mark.parametrize(("slots", "gpu", "fraction"), [(1, 1, "0.5"), (4, 0, "0.1")])
 def test_gpu_slots_share_a_gpu_and_its_memory(slots, gpu, fraction, tmp_path: Path) -> None:
     """N jobs per GPU: each requests a gpu_slot (and no whole GPU when N > 1) and may fill
