@@ -168,6 +168,7 @@ def test_resume_with_a_different_config_names_the_fields(folders, tmp_path):
         ({"epochs": 0}, r"--epochs must be at least 1, got 0"),
         ({"batch_size": 0}, r"--batch-size must be at least 1"),
         ({"bn_stats_slices": -1}, r"--bn-stats-slices must be >= 0, got -1"),
+        ({"augmented_copies": -1}, r"--augmented-copies must be >= 0, got -1"),
     ],
 )
 def test_bad_training_settings_are_named_before_anything_is_written(
