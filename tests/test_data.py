@@ -202,20 +202,18 @@ def test_first_augmented_copies_equal_a_smaller_augmentation(tmp_path):
     paths = make_preprocessed(tmp_path)
     for copies in (1, 2):
         augment_dataset(paths["preprocessed"], tmp_path / f"aug{copies}", copies=copies, seed=3)
-    one, _, _ = build_datasets(
-        paths["preprocessed"], tmp_path / "aug1", paths["folds"], fold=0, threshold=5
-    )
-    first, _, _ = build_datasets(
-        paths["preprocessed"],
-        tmp_path / "aug2",
-        paths["folds"],
-        fold=0,
-        threshold=5,
-        augmented_copies=1,
-    )
-    both, _, _ = build_datasets(
-        paths["preprocessed"], tmp_path / "aug2", paths["folds"], fold=0, threshold=5
-    )
+
+    def train_set(augmented: str, copies: int | None = None):
+        return build_datasets(
+            paths["preprocessed"],
+            tmp_path / augmented,
+            paths["folds"],
+            fold=0,
+            threshold=5,
+            augmented_copies=copies,
+        )[0]
+
+    one, first, both = train_set("aug1"), train_set("aug2", copies=1), train_set("aug2")
     assert len(first) == len(one) == 2 * 4 * SLICES_PER_CASE
     assert len(both) == 3 * 4 * SLICES_PER_CASE
     order = np.arange(len(one))
@@ -226,11 +224,4 @@ def test_first_augmented_copies_equal_a_smaller_augmentation(tmp_path):
         match=r"aug1: holds 1 augmented copy per slice, training "
         r"asks for 2",
     ):
-        build_datasets(
-            paths["preprocessed"],
-            tmp_path / "aug1",
-            paths["folds"],
-            fold=0,
-            threshold=5,
-            augmented_copies=2,
-        )
+        train_set("aug1", copies=2)

@@ -81,14 +81,13 @@ def dataset_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
     entry = config["datasets"][dataset]
     pre, aug, folds = (entry.get(k) or {} for k in ("preprocess", "augment", "folds"))
     training = dict(config.get("training") or {}) | dict(entry.get("training") or {})
+    written, used = aug.get("copies", 4), training.get("augmented_copies")
     return {
         "format": entry["format"],
         "frames": pre.get("frames", "ed_es"),
         "size": pre.get("size", 256),
         # A training sees the first `augmented_copies` of what augment writes (None: all).
-        "copies": aug.get("copies", 4)
-        if training.get("augmented_copies") is None
-        else min(aug.get("copies", 4), training["augmented_copies"]),
+        "copies": written if used is None else min(written, used),
         "k": folds.get("k", 5),
         "val_fraction": folds.get("val_fraction", 0.1),
         "test_fraction": folds.get("test_fraction"),
