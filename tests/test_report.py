@@ -388,7 +388,7 @@ def test_the_run_scope_tells_the_paper_from_a_miniature_and_a_smoke_run() -> Non
     default = run_scope(_config())
     assert default.kind == MINIATURE
     assert "acdc: 16-32 epochs instead of the paper's 100" in default.reasons
-    assert "lvsc: width 12 instead of the paper's 32" in default.reasons
+    assert "lvsc: width 16 instead of the paper's 32" in default.reasons
     assert any(r.startswith("synthetic phantom data (acdc, lvsc)") for r in default.reasons)
     assert run_scope(_config("test.yaml")).kind == SMOKE
     assert run_scope(_config("paper.yaml")) == RunScope(PAPER)
