@@ -17,6 +17,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from dmr.settings import arch_overrides, training_settings
+
 #: Where each dataset format's data can be obtained (said when a configured folder is missing).
 WHERE_TO_GET: dict[str, str] = {
     "acdc": (
@@ -138,14 +140,10 @@ def augmented_copies_problems(config: Mapping[str, Any]) -> list[str]:
     runs rather than by the first training that reads its output. ``config`` has the schema's
     defaults set."""
     problems = []
-    global_training = config.get("training") or {}
     for name, dataset in config.get("datasets", {}).items():
         written = int((dataset.get("augment") or {}).get("copies", 0))
-        overrides = dict(dataset.get("training") or {})
-        by_arch = overrides.pop("by_arch", None) or {}
-        dataset_training = {**global_training, **overrides}
-        settings = {"every architecture": dataset_training} | {
-            arch: {**dataset_training, **arch_overrides} for arch, arch_overrides in by_arch.items()
+        settings = {"every architecture": training_settings(config, name)} | {
+            arch: training_settings(config, name, arch) for arch in arch_overrides(config, name)
         }
         for who, training in settings.items():
             asked = training.get("augmented_copies")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dmr.settings import arch_overrides, training_settings
+
 #: The paper's training (II.F): epochs per dataset format, and the first level's width.
 PAPER_EPOCHS: dict[str, int] = {"acdc": 100, "lvsc": 30}
 PAPER_WIDTH = 32
@@ -29,13 +31,12 @@ class RunScope:
 
 
 def _dataset_training(config: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    """The training settings of each architecture on dataset ``name`` (global < dataset <
-    by_arch), as the workflow merges them."""
-    merged = dict(config.get("training", {}))
-    overrides = dict(config["datasets"][name].get("training", {}))
-    by_arch = overrides.pop("by_arch", {}) or {}
-    merged.update(overrides)
-    return [merged, *({**merged, **arch} for arch in by_arch.values())]
+    """The training settings of each architecture on dataset ``name``, as the workflow merges
+    them (``dmr.settings``): the dataset's own, then each ``by_arch`` entry's."""
+    return [
+        training_settings(config, name),
+        *(training_settings(config, name, arch) for arch in arch_overrides(config, name)),
+    ]
 
 
 def run_scope(config: dict[str, Any]) -> RunScope:

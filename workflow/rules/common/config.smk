@@ -12,6 +12,7 @@ from dmr.cli.workflow_config import (
     config_errors,
     missing_dataset_folders,
 )
+from dmr.settings import training_settings
 
 _SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -195,13 +196,13 @@ def variant_cfg(model):
 
 def train_cfg(wildcards):
     """Training settings of one (dataset, model): global defaults < variant < dataset overrides <
-    the dataset's overrides for the model's architecture (`by_arch`)."""
-    merged = dict(config["training"])
-    merged.update(variant_cfg(wildcards.model))
-    overrides = dict(dataset_cfg(wildcards).get("training", {}))
-    by_arch = overrides.pop("by_arch", {})
-    merged.update(overrides)
-    merged.update(by_arch.get(model_arch(wildcards.model), {}))
+    the dataset's overrides for the model's architecture (`by_arch`), by dmr.settings."""
+    merged = training_settings(
+        config,
+        wildcards.dataset,
+        arch=model_arch(wildcards.model),
+        variant=variant_cfg(wildcards.model),
+    )
     # Paper II.F: 1e-4 for single-task (CE) networks, 5e-4 for multi-task (DMR) networks.
     merged.setdefault("lr", 1e-4 if merged["loss"] == "ce" else 5e-4)
     return merged
