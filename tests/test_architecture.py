@@ -30,7 +30,7 @@ STAGES = [
     "report",
     "cli",
 ]
-SHARED = ["errors", "io", "labels", "geometry", "switch"]
+SHARED = ["errors", "io", "labels", "geometry", "settings", "switch"]
 
 
 def lint_imports(package_parent: Path, cache: Path) -> subprocess.CompletedProcess[str]:
