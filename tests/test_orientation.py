@@ -10,7 +10,8 @@ import SimpleITK as sitk
 import torch
 
 from dmr.datasets import read_dataset
-from dmr.inference.predict import Predictor, load_models
+from dmr.inference.bundle import load_models
+from dmr.inference.predict import Predictor
 from dmr.models import build_model
 from dmr.preprocess.orientation import Grid, canonical_grid, grid_of
 from dmr.train.checkpoint import save_checkpoint

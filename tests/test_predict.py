@@ -16,7 +16,9 @@ import dmr.datasets
 from dmr.cli import main
 from dmr.datasets import Case, Frame
 from dmr.errors import InputError
-from dmr.inference.predict import Predictor, load_models, predict_cross_validation
+from dmr.inference.bundle import load_models
+from dmr.inference.cross_validation import predict_cross_validation
+from dmr.inference.predict import Predictor
 from dmr.models import build_model
 from dmr.train import TrainConfig, train
 from dmr.train.checkpoint import save_checkpoint

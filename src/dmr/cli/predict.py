@@ -61,7 +61,7 @@ def _add_predict_cv(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict_cv(args: argparse.Namespace) -> int:
-    from dmr.inference.predict import predict_cross_validation
+    from dmr.inference.cross_validation import predict_cross_validation
 
     apply_reuse_freed_memory(args)
     predict_cross_validation(
