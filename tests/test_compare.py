@@ -12,6 +12,7 @@ import pytest
 from dmr.cli import main
 from dmr.errors import InputError
 from dmr.published import load_published
+from dmr.published.cells import CELLS_COLUMNS, read_cells
 from dmr.published.claims import (
     CLAIM_STATUSES,
     CONTRADICTED,
@@ -23,13 +24,7 @@ from dmr.published.claims import (
     threshold_claim,
     weighting_claim,
 )
-from dmr.published.compare import (
-    CELLS_COLUMNS,
-    OUTPUT_COLUMNS,
-    dataset_roles,
-    paper_vs_reproduced,
-    read_cells,
-)
+from dmr.published.compare import OUTPUT_COLUMNS, dataset_roles, paper_vs_reproduced
 from dmr.published.vocabulary import KEY
 
 NAN = float("nan")

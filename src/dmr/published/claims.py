@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from dmr.errors import InputError
-from dmr.published.compare import DIRECTION_TABLES, replicated_fraction
+from dmr.published.cells import replicated_fraction
+from dmr.published.compare import DIRECTION_TABLES
 from dmr.published.vocabulary import KEY, base_of
 
 log = logging.getLogger(__name__)

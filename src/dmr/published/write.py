@@ -9,18 +9,14 @@ from pathlib import Path
 import pandas as pd
 
 from dmr.io import write_csv, write_json, write_text
+from dmr.published.cells import read_cells
 from dmr.published.claims import (
     direction_claims,
     read_figure_csv,
     threshold_claim,
     weighting_claim,
 )
-from dmr.published.compare import (
-    dataset_roles,
-    paper_vs_reproduced,
-    read_cells,
-    unmatched_cells,
-)
+from dmr.published.compare import dataset_roles, paper_vs_reproduced, unmatched_cells
 from dmr.published.load import load_published
 from dmr.published.markdown import render_markdown
 from dmr.published.summary import comparison_summary
