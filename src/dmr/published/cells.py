@@ -22,7 +22,8 @@ from dmr.published.vocabulary import KEY, MARKERS
 
 log = logging.getLogger(__name__)
 
-#: Columns every cells file must have (the contract of ``results/stats/<table>.csv``).
+#: Columns every cells file must have (the contract of ``results/stats/<table>.csv``; the table
+#: builders write these and two optional ones, :data:`dmr.tables.cells.CELL_COLUMNS`).
 CELLS_COLUMNS: tuple[str, ...] = (
     *KEY,
     "value",

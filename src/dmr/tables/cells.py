@@ -22,23 +22,13 @@ from dmr.evaluation.stats import (
     mean_difference,
     pearson_r,
 )
-from dmr.published.vocabulary import KEY
+from dmr.published.cells import CELLS_COLUMNS
 
 #: Columns of ``results/stats/<table>.csv`` (``note`` says why an interval is missing;
 #: ``replicated``, on a DMR cell tested against its baseline, ``j/K``: in j of the K fold
 #: networks, each tested alone, DMR differs from its baseline in the pooled direction at the
 #: table's weaker level; "" where there is no such test).
-CELL_COLUMNS: tuple[str, ...] = (
-    *KEY,
-    "value",
-    "ci_low",
-    "ci_high",
-    "n",
-    "p_value",
-    "marker",
-    "note",
-    "replicated",
-)
+CELL_COLUMNS: tuple[str, ...] = (*CELLS_COLUMNS, "note", "replicated")
 
 NAN = float("nan")
 
